@@ -1,0 +1,307 @@
+"""Units of measure: UCUM parsing and every conversion Lutetia makes, in one place.
+
+Unit strings are UCUM case-sensitive codes (https://ucum.org), parsed by
+``ucumvert`` into ``pint`` units. Conversions between mass and amount of
+substance (g/dL ↔ mmol/L for hemoglobin, mg/dL ↔ µmol/L for creatinine,
+ng/dL ↔ nmol/L for testosterone, mg/dL ↔ µmol/L for bilirubin) use the molar
+masses in :data:`MOLAR_MASSES`, each with its source.
+
+Every conversion here is linear (no offset units), so a conversion factor is
+computed once per pair of units and cached; ``pint`` is imported only when a
+unit is first parsed.
+
+>>> convert(1.0, "mg/dL", "umol/L", field="creatinine", molar_mass_g_per_mol=113.12)
+88.4016973126
+>>> round(convert(200, "mCi", "GBq", field="activity"), 9)
+7.4
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from lutetia.errors import BadInputError
+
+Analyte = Literal[
+    "hemoglobin",
+    "wbc",
+    "anc",
+    "lymphocytes",
+    "platelets",
+    "creatinine",
+    "egfr",
+    "gfr_measured",
+    "creatinine_clearance",
+    "ast",
+    "alt",
+    "bilirubin",
+    "albumin",
+    "alp",
+    "ldh",
+    "psa",
+    "crp",
+    "testosterone",
+]
+
+ANALYTES: Final[tuple[Analyte, ...]] = (
+    "hemoglobin",
+    "wbc",
+    "anc",
+    "lymphocytes",
+    "platelets",
+    "creatinine",
+    "egfr",
+    "gfr_measured",
+    "creatinine_clearance",
+    "ast",
+    "alt",
+    "bilirubin",
+    "albumin",
+    "alp",
+    "ldh",
+    "psa",
+    "crp",
+    "testosterone",
+)
+
+#: The unit (UCUM) in which Lutetia holds each analyte internally, chosen to
+#: match the unit of the thresholds that apply to it (CTCAE v5.0 writes
+#: hemoglobin and albumin in g/dL, counts in 10^9/L, creatinine in mg/dL for
+#: CKD-EPI 2021; the guideline writes testosterone in ng/dL).
+CANONICAL_UNITS: Final[dict[Analyte, str]] = {
+    "hemoglobin": "g/dL",
+    "wbc": "10*9/L",
+    "anc": "10*9/L",
+    "lymphocytes": "10*9/L",
+    "platelets": "10*9/L",
+    "creatinine": "mg/dL",
+    "egfr": "mL/min/{1.73_m2}",
+    "gfr_measured": "mL/min",
+    "creatinine_clearance": "mL/min",
+    "ast": "U/L",
+    "alt": "U/L",
+    "bilirubin": "mg/dL",
+    "albumin": "g/dL",
+    "alp": "U/L",
+    "ldh": "U/L",
+    "psa": "ng/mL",
+    "crp": "mg/L",
+    "testosterone": "ng/dL",
+}
+
+#: Values above these (in the canonical unit) are not physiologically possible
+#: and are rejected as bad input rather than graded. They are deliberately
+#: generous: they catch unit mix-ups (a hemoglobin of 118 "g/dL"), not disease.
+PLAUSIBLE_MAXIMUM: Final[dict[Analyte, float]] = {
+    "hemoglobin": 30.0,
+    "wbc": 1000.0,
+    "anc": 1000.0,
+    "lymphocytes": 1000.0,
+    "platelets": 5000.0,
+    "creatinine": 40.0,
+    "egfr": 250.0,
+    "gfr_measured": 300.0,
+    "creatinine_clearance": 400.0,
+    "ast": 50000.0,
+    "alt": 50000.0,
+    "bilirubin": 100.0,
+    "albumin": 10.0,
+    "alp": 50000.0,
+    "ldh": 100000.0,
+    "psa": 100000.0,
+    "crp": 1000.0,
+    "testosterone": 5000.0,
+}
+
+
+@dataclass(frozen=True)
+class MolarMass:
+    """A molar mass with the source it comes from."""
+
+    g_per_mol: float
+    substance: str
+    source: str
+
+
+#: Molar masses for the mass ↔ amount-of-substance conversions of lab values.
+MOLAR_MASSES: Final[dict[Analyte, MolarMass]] = {
+    "creatinine": MolarMass(
+        113.12,
+        "creatinine, C4H7N3O",
+        "PubChem CID 588 (molecular weight 113.12 g/mol); gives the conventional "
+        "88.4 µmol/L per mg/dL",
+    ),
+    "testosterone": MolarMass(
+        288.42,
+        "testosterone, C19H28O2",
+        "PubChem CID 6013 (molecular weight 288.4 g/mol); gives the conventional "
+        "0.0347 nmol/L per ng/dL",
+    ),
+    "hemoglobin": MolarMass(
+        16114.5,
+        "hemoglobin monomer (one haem-binding subunit)",
+        "ICSH 1995 reference method for haemoglobinometry (Zwart et al., Clin Lab "
+        "Haematol 1996;18:207-216, doi:10.1111/j.1365-2257.1996.tb00770.x): "
+        "1 g/dL = 0.6206 mmol/L",
+    ),
+    "bilirubin": MolarMass(
+        584.66,
+        "bilirubin, C33H36N4O6",
+        "PubChem CID 5280352 (molecular weight 584.7 g/mol); gives the conventional "
+        "17.1 µmol/L per mg/dL",
+    ),
+}
+
+_MICRO = re.compile("[µμ]")
+_POWER = re.compile(r"10\^(-?\d+)")
+_BODY_SURFACE = re.compile(r"/\s*1\.73\s*m(2|\^2|²)$")
+
+
+def normalize_ucum(unit: str) -> str:
+    """Turn common lab spellings into the UCUM code they mean.
+
+    ``µ`` and ``μ`` become ``u``, ``10^9`` becomes ``10*9`` and a trailing
+    ``/1.73m2`` becomes the UCUM annotation ``/{1.73_m2}``. Anything else is
+    passed through unchanged for the UCUM parser to accept or reject.
+
+    >>> normalize_ucum("µmol/L")
+    'umol/L'
+    >>> normalize_ucum("10^9/L")
+    '10*9/L'
+    >>> normalize_ucum("mL/min/1.73m2")
+    'mL/min/{1.73_m2}'
+    """
+    text = unit.strip()
+    text = _MICRO.sub("u", text)
+    text = _POWER.sub(r"10*\1", text)
+    return _BODY_SURFACE.sub("/{1.73_m2}", text)
+
+
+@functools.cache
+def _registry() -> Any:
+    """The UCUM-aware pint registry (built on first use; pint's own types are loose)."""
+    from ucumvert import PintUcumRegistry
+
+    return PintUcumRegistry()
+
+
+@functools.cache
+def _parse(code: str) -> Any:
+    return _registry().from_ucum(code)
+
+
+def parse_unit(unit: str, *, field: str) -> Any:
+    """Parse a UCUM unit string into a pint quantity of magnitude one unit.
+
+    Raises :class:`BadInputError` naming ``field`` when the string is not UCUM.
+    """
+    if not isinstance(unit, str) or not unit.strip():
+        raise BadInputError(field, "a unit is required")
+    code = normalize_ucum(unit)
+    try:
+        return _parse(code)
+    except Exception as error:
+        raise BadInputError(field, f"unknown unit {unit!r} (not a UCUM unit)") from error
+
+
+@functools.cache
+def _factor(from_code: str, to_code: str, molar_mass_g_per_mol: float | None) -> float | None:
+    """Multiplier from ``from_code`` to ``to_code``; None when incompatible."""
+    import pint
+
+    source = _parse(from_code)
+    target = _parse(to_code)
+    candidates = [source]
+    if molar_mass_g_per_mol is not None:
+        molar_mass = _parse("g/mol") * molar_mass_g_per_mol
+        candidates += [source * molar_mass, source / molar_mass]
+    for candidate in candidates:
+        try:
+            factor = float(candidate.to(target.units).magnitude / target.magnitude)
+        except pint.DimensionalityError:
+            continue
+        # 12 significant digits: removes binary noise (212 /nL must stay 212 10*9/L,
+        # not 211.99999999999997, at a threshold) while keeping every real digit.
+        return float(f"{factor:.12g}")
+    return None
+
+
+def convert(
+    value: float,
+    from_unit: str,
+    to_unit: str,
+    *,
+    field: str,
+    molar_mass_g_per_mol: float | None = None,
+) -> float:
+    """Convert ``value`` from one UCUM unit to another.
+
+    With ``molar_mass_g_per_mol`` the conversion may cross between mass and
+    amount of substance (mass = amount × molar mass). An unknown or
+    incompatible unit raises :class:`BadInputError` naming ``field``.
+    """
+    parse_unit(from_unit, field=field)
+    parse_unit(to_unit, field=field)
+    factor = _factor(normalize_ucum(from_unit), normalize_ucum(to_unit), molar_mass_g_per_mol)
+    if factor is None:
+        raise BadInputError(field, f"unit {from_unit!r} cannot be converted to {to_unit!r}")
+    return value * factor
+
+
+def convert_lab(analyte: Analyte, value: float, unit: str, *, field: str) -> float:
+    """Convert a lab value to its canonical unit (:data:`CANONICAL_UNITS`).
+
+    A negative, non-finite or physiologically impossible value raises
+    :class:`BadInputError` naming ``field``.
+
+    >>> round(convert_lab("hemoglobin", 118, "g/L", field="labs[0]"), 6)
+    11.8
+    >>> round(convert_lab("creatinine", 88.4, "umol/L", field="labs[0]"), 3)
+    1.0
+    """
+    if not math.isfinite(value):
+        raise BadInputError(field, f"value {value!r} is not a finite number")
+    if value < 0:
+        raise BadInputError(field, f"value {value!r} is negative")
+    molar = MOLAR_MASSES.get(analyte)
+    converted = convert(
+        value,
+        unit,
+        CANONICAL_UNITS[analyte],
+        field=field,
+        molar_mass_g_per_mol=molar.g_per_mol if molar else None,
+    )
+    maximum = PLAUSIBLE_MAXIMUM[analyte]
+    if converted > maximum:
+        raise BadInputError(
+            field,
+            f"{analyte} {value:g} {unit} is {converted:g} {CANONICAL_UNITS[analyte]}, "
+            f"above the physiologically possible {maximum:g}: check the value and unit",
+        )
+    return converted
+
+
+def activity_to_gbq(value: float, unit: str, *, field: str) -> float:
+    """Convert an activity (Bq, kBq, MBq, GBq, mCi, ...) to GBq.
+
+    >>> activity_to_gbq(7400, "MBq", field="activity")
+    7.4
+    """
+    if not math.isfinite(value) or value < 0:
+        raise BadInputError(field, f"activity {value!r} must be a finite, non-negative number")
+    return convert(value, unit, "GBq", field=field)
+
+
+def dose_rate_to_usv_per_h(value: float, unit: str, *, field: str) -> float:
+    """Convert an ambient dose-equivalent rate (Sv/h, mSv/h, uSv/h, ...) to µSv/h.
+
+    >>> dose_rate_to_usv_per_h(0.02, "mSv/h", field="dose_rate")
+    20.0
+    """
+    if not math.isfinite(value) or value < 0:
+        raise BadInputError(field, f"dose rate {value!r} must be a finite, non-negative number")
+    return convert(value, unit, "uSv/h", field=field)

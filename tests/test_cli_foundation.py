@@ -1,0 +1,120 @@
+"""``lutetia decay``, ``grade`` and ``egfr`` per spec/cli.md, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from lutetia.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    status, out, err = run(capsys, *argv, "--json")
+    assert status == 0, err
+    document: dict[str, Any] = json.loads(out)
+    return document
+
+
+def test_decay_one_half_life(capsys: pytest.CaptureFixture[str]) -> None:
+    # 6.647 d = 159.528 h after 2026-03-03T09:00+01:00 is 2026-03-10T00:31:40.8+01:00.
+    doc = run_json(
+        capsys,
+        "decay",
+        "--activity-gbq", "7.4",
+        "--from", "2026-03-03T09:00:00+01:00",
+        "--to", "2026-03-10T00:31:40.800000+01:00",
+    )  # fmt: skip
+    assert doc["elapsed_h"] == pytest.approx(159.528)
+    assert doc["decay_factor"] == pytest.approx(0.5)
+    assert doc["activity_gbq"] == pytest.approx(3.7)
+
+
+def test_decay_across_offsets(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        capsys, "decay", "--activity-gbq", "1", "--from", "2026-03-03T09:00+01:00",
+        "--to", "2026-03-03T08:00Z",
+    )  # fmt: skip
+    assert doc["elapsed_h"] == 0.0
+
+
+def test_grade_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(capsys, "grade", "--analyte", "platelets", "--value", "62", "--unit", "/nL")
+    assert doc["term"] == "Platelet count decreased"
+    assert doc["grade"] == 2
+    assert doc["ctcae_version"] == "5.0"
+
+
+def test_grade_converts_limits_with_value(capsys: pytest.CaptureFixture[str]) -> None:
+    # Creatinine 250 µmol/L with ULN 106 µmol/L: 2.36 x ULN → grade 2.
+    doc = run_json(
+        capsys, "grade", "--analyte", "creatinine", "--value", "250", "--unit", "umol/L",
+        "--uln", "106",
+    )  # fmt: skip
+    assert doc["grade"] == 2
+
+
+def test_egfr(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        capsys, "egfr", "--creatinine", "79.56", "--unit", "umol/L", "--age", "50", "--sex", "male"
+    )
+    # 79.56 µmol/L = 0.9 mg/dL = κ for men: 142 · 0.9938^50.
+    assert doc["egfr_ml_min_1_73m2"] == pytest.approx(142 * 0.9938**50, rel=1e-3)
+
+
+T_NAIVE = "2026-03-03T09:00"
+T_AWARE = "2026-03-04T09:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["decay", "--activity-gbq", "7.4", "--from", T_NAIVE, "--to", T_AWARE], "--from"),
+        (["decay", "--activity-gbq", "-1", "--from", T_AWARE, "--to", T_AWARE], "--activity-gbq"),
+        (["grade", "--analyte", "platelets", "--value", "120", "--unit", "/nL"], "--lln"),
+        (["grade", "--analyte", "platelets", "--value", "-5", "--unit", "/nL"], "negative"),
+        (["grade", "--analyte", "platelets", "--value", "5", "--unit", "furlong"], "--unit"),
+        (["egfr", "--creatinine", "1", "--unit", "mg/dL", "--age", "7", "--sex", "male"], "age"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert out == ""
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_entry_point_as_a_user_runs_it() -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lutetia",
+            "grade",
+            "--analyte",
+            "ecog",
+            "--value",
+            "7",
+            "--unit",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert "--analyte" in completed.stderr
