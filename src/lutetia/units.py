@@ -161,6 +161,7 @@ _POWER = re.compile(r"10\^(-?\d+)")
 _BODY_SURFACE = re.compile(r"/\s*1\.73\s*m(2|\^2|²)$")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_ucum(unit: str) -> str:
     """Turn common lab spellings into the UCUM code they mean.
 
@@ -244,12 +245,24 @@ def convert(
     amount of substance (mass = amount × molar mass). An unknown or
     incompatible unit raises :class:`BadInputError` naming ``field``.
     """
-    parse_unit(from_unit, field=field)
-    parse_unit(to_unit, field=field)
+    factor = _checked_factor(from_unit, to_unit, molar_mass_g_per_mol)
+    if isinstance(factor, str):
+        raise BadInputError(field, factor)
+    return value * factor
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_factor(from_unit: str, to_unit: str, molar_mass_g_per_mol: float | None) -> float | str:
+    """The conversion factor, or the reason there is none (cached either way)."""
+    for unit in (from_unit, to_unit):
+        try:
+            parse_unit(unit, field="")
+        except BadInputError as error:
+            return error.reason
     factor = _factor(normalize_ucum(from_unit), normalize_ucum(to_unit), molar_mass_g_per_mol)
     if factor is None:
-        raise BadInputError(field, f"unit {from_unit!r} cannot be converted to {to_unit!r}")
-    return value * factor
+        return f"unit {from_unit!r} cannot be converted to {to_unit!r}"
+    return factor
 
 
 def convert_lab(analyte: Analyte, value: float, unit: str, *, field: str) -> float:

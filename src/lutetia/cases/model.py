@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,7 +21,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -172,8 +172,6 @@ class Lab(_Strict):
     lln: float | None = Field(default=None, ge=0)
     loinc: str | None = None
 
-    _canonical: tuple[float, float | None, float | None] = PrivateAttr()
-
     @field_validator("value")
     @classmethod
     def _finite_non_negative(cls, value: float) -> float:
@@ -194,20 +192,21 @@ class Lab(_Strict):
             raise ValueError(error.reason) from None
         return unit
 
-    def model_post_init(self, context: Any, /) -> None:
-        convert = units.convert
+    @cached_property
+    def canonical(self) -> tuple[float, float | None, float | None]:
+        """``(value, lln, uln)`` in :attr:`canonical_unit` (converted once, then cached)."""
         target = units.CANONICAL_UNITS[self.analyte]
         molar = units.MOLAR_MASSES.get(self.analyte)
         mass = molar.g_per_mol if molar else None
 
-        def canonical(x: float | None) -> float | None:
+        def convert(x: float | None) -> float | None:
             if x is None:
                 return None
-            return convert(x, self.unit, target, field="unit", molar_mass_g_per_mol=mass)
+            return units.convert(x, self.unit, target, field="unit", molar_mass_g_per_mol=mass)
 
-        value = canonical(self.value)
+        value = convert(self.value)
         assert value is not None
-        self._canonical = (value, canonical(self.lln), canonical(self.uln))
+        return value, convert(self.lln), convert(self.uln)
 
     @property
     def canonical_unit(self) -> str:
@@ -217,17 +216,17 @@ class Lab(_Strict):
     @property
     def canonical_value(self) -> float:
         """``value`` in :attr:`canonical_unit`."""
-        return self._canonical[0]
+        return self.canonical[0]
 
     @property
     def canonical_lln(self) -> float | None:
         """``lln`` in :attr:`canonical_unit`."""
-        return self._canonical[1]
+        return self.canonical[1]
 
     @property
     def canonical_uln(self) -> float | None:
         """``uln`` in :attr:`canonical_unit`."""
-        return self._canonical[2]
+        return self.canonical[2]
 
     @property
     def day(self) -> CalendarDay:

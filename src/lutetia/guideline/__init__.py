@@ -1,0 +1,1 @@
+"""The guideline as an auditable rule catalogue, and the engines that apply it."""

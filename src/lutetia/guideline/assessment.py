@@ -1,0 +1,35 @@
+"""The ``lutetia.assessment/1`` document (spec/case-format.md, "Output")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lutetia import GUIDELINE, __version__
+from lutetia.cases.model import Case
+from lutetia.guideline.catalogue import CATALOGUE_VERSION, RULES
+from lutetia.guideline.selection import SelectionResult
+
+ASSESSMENT_SCHEMA = "lutetia.assessment/1"
+
+
+def assessment_document(case: Case, result: SelectionResult) -> dict[str, Any]:
+    """The assessment as JSON-ready data: the contract's keys, then Lutetia's additions."""
+    indication = result.indication
+    rule = RULES[indication.code]
+    return {
+        "schema": ASSESSMENT_SCHEMA,
+        "guideline": GUIDELINE,
+        "recommendation": result.recommendation,
+        "indication": {
+            "code": indication.code,
+            "strength": rule.strength,
+            "section": rule.section,
+            "message": indication.finding.message,
+        },
+        "findings": [f.as_json() for f in result.findings],
+        "catalogue_version": CATALOGUE_VERSION,
+        "lutetia_version": __version__,
+        "patient_id": case.patient.id,
+        "as_of": case.as_of.isoformat(),
+        "reference_date": result.reference_date.isoformat(),
+    }

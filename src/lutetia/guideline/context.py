@@ -1,0 +1,161 @@
+"""What the rules look at: a case's labs, kidney function and dates, resolved once.
+
+The :class:`Context` picks the most recent result of each analyte on or
+before the reference date (``course.planned_date`` when the case has one,
+else ``as_of``; spec/finding-codes.md, "Procedure"), in canonical units, and
+resolves the GFR the guideline's rules need: a measured GFR or creatinine
+clearance when given, else a reported eGFR, else eGFR computed from
+creatinine by CKD-EPI 2021 when age and sex are known (never by assuming
+either).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from typing import Literal
+
+from lutetia.cases.model import Case, Lab, day_of
+from lutetia.clinical.renal import egfr_ckd_epi_2021
+from lutetia.units import Analyte
+
+
+@dataclass(frozen=True)
+class LabView:
+    """One lab result in its analyte's canonical unit."""
+
+    analyte: Analyte
+    value: float
+    unit: str
+    lln: float | None
+    uln: float | None
+    day: date
+    index: int | None
+
+    @classmethod
+    def of(cls, lab: Lab, index: int) -> LabView:
+        """View of ``case.labs[index]``."""
+        return cls(
+            analyte=lab.analyte,
+            value=lab.canonical_value,
+            unit=lab.canonical_unit,
+            lln=lab.canonical_lln,
+            uln=lab.canonical_uln,
+            day=lab.day,
+            index=index,
+        )
+
+
+GfrSource = Literal["gfr_measured", "creatinine_clearance", "egfr", "egfr_computed"]
+
+
+@dataclass(frozen=True)
+class Gfr:
+    """The GFR the rules use, and where it came from."""
+
+    value_ml_min: float
+    unit: str
+    source: GfrSource
+    day: date
+    note: str
+
+
+class Context:
+    """A case with its derived quantities, computed on first use."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        course = case.course
+        planned = course.planned_date if course is not None else None
+        self.reference_date: date = day_of(planned) if planned is not None else case.as_of
+
+    @cached_property
+    def labs(self) -> dict[Analyte, list[LabView]]:
+        """Every result on or before the reference date, by analyte, oldest first."""
+        grouped: dict[Analyte, list[LabView]] = {}
+        for index, lab in enumerate(self.case.labs):
+            if lab.day <= self.reference_date:
+                grouped.setdefault(lab.analyte, []).append(LabView.of(lab, index))
+        for views in grouped.values():
+            views.sort(key=lambda v: v.day)
+        return grouped
+
+    def latest(self, analyte: Analyte) -> LabView | None:
+        """The most recent result of ``analyte`` on or before the reference date."""
+        views = self.labs.get(analyte)
+        return views[-1] if views else None
+
+    @cached_property
+    def sex(self) -> str | None:
+        """The patient's sex, if recorded."""
+        return self.case.patient.sex
+
+    def age_on(self, day: date) -> float | None:
+        """Age in whole years on ``day``; None without a birth date."""
+        return self.case.age_years(day)
+
+    @cached_property
+    def age_years(self) -> float | None:
+        """Age on the reference date."""
+        return self.age_on(self.reference_date)
+
+    @cached_property
+    def egfr(self) -> tuple[LabView | None, str]:
+        """The eGFR (reported, or computed from creatinine) and a note on its origin.
+
+        When it cannot be had, the view is None and the note says what is missing.
+        """
+        reported = self.latest("egfr")
+        creatinine = self.latest("creatinine")
+        if reported is not None and (creatinine is None or reported.day >= creatinine.day):
+            return reported, f"eGFR as reported on {reported.day.isoformat()}"
+        if creatinine is None:
+            return None, "no eGFR and no creatinine to compute it from"
+        age = self.age_on(creatinine.day)
+        missing = [
+            name
+            for name, known in (("sex", self.sex in ("male", "female")), ("birth date", age))
+            if not known
+        ]
+        if missing or age is None or age < 18:
+            if reported is not None:
+                return reported, f"eGFR as reported on {reported.day.isoformat()}"
+            return None, (
+                "eGFR cannot be computed from creatinine without the patient's "
+                + " and ".join(missing or ["adult age"])
+            )
+        value = egfr_ckd_epi_2021(creatinine.value, age, self.sex)  # type: ignore[arg-type]
+        computed = LabView(
+            analyte="egfr",
+            value=value,
+            unit="mL/min/{1.73_m2}",
+            lln=None,
+            uln=None,
+            day=creatinine.day,
+            index=None,
+        )
+        return computed, (
+            f"eGFR computed by CKD-EPI 2021 (race-free) from creatinine "
+            f"{creatinine.value:.3g} mg/dL on {creatinine.day.isoformat()}, "
+            f"age {age:g}, {self.sex}"
+        )
+
+    @cached_property
+    def gfr(self) -> Gfr | None:
+        """The GFR for the GFR rules: measured GFR or CrCl first, else eGFR."""
+        measured = [
+            v for v in (self.latest("gfr_measured"), self.latest("creatinine_clearance")) if v
+        ]
+        if measured:
+            best = max(measured, key=lambda v: v.day)
+            if best.analyte == "gfr_measured":
+                return Gfr(best.value, "mL/min", "gfr_measured", best.day, "measured GFR")
+            return Gfr(
+                best.value, "mL/min", "creatinine_clearance", best.day, "creatinine clearance"
+            )
+        egfr, note = self.egfr
+        if egfr is None:
+            return None
+        source: GfrSource = "egfr" if egfr.index is not None else "egfr_computed"
+        return Gfr(egfr.value, "mL/min/{1.73_m2}", source, egfr.day, note)

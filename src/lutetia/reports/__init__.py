@@ -1,0 +1,1 @@
+"""Reports: what Lutetia prints or renders for people (text now; letters later)."""

@@ -1,0 +1,118 @@
+"""The example cases: each one's expected outcome, and together every selection code.
+
+Each file in examples/cases/ states what a clinician expects of it under
+``extensions.lutetia_example`` (recommendation, indication, codes that must
+be found); the spec's own example is checked against the rules by hand below.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lutetia.cases.io import load_case
+from lutetia.guideline.assessment import assessment_document
+from lutetia.guideline.selection import assess, selection_codes
+from tests.conftest import EXAMPLES, SHARED_SPEC
+
+CASES = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".json", ".yaml", ".yml"))
+DOCUMENTED = [p for p in CASES if p.name != "spec-example.json"]
+
+
+def run(path: Path) -> dict[str, Any]:
+    case = load_case(path)
+    return assessment_document(case, assess(case))
+
+
+def expectation(path: Path) -> dict[str, Any]:
+    expected: dict[str, Any] = load_case(path).extensions["lutetia_example"]
+    return expected
+
+
+def test_at_least_twelve_examples() -> None:
+    assert len(DOCUMENTED) >= 12
+
+
+@pytest.mark.parametrize("path", DOCUMENTED, ids=[p.name for p in DOCUMENTED])
+def test_example_outcome(path: Path) -> None:
+    document = run(path)
+    expected = expectation(path)
+    codes = {f["code"] for f in document["findings"]}
+    assert document["recommendation"] == expected["expected_recommendation"]
+    assert document["indication"]["code"] == expected["expected_indication"]
+    assert set(expected["expected_codes"]) <= codes, set(expected["expected_codes"]) - codes
+
+
+def test_spec_example() -> None:
+    # Liver lesion 12 mm with SUVmax 3.1 < 0.5 x parotid 13.0 = 6.5: excluded.
+    document = run(EXAMPLES / "spec-example.json")
+    assert document["recommendation"] == "not_recommended"
+    assert document["indication"] == {
+        "code": "indication.post_taxane",
+        "strength": "strong",
+        "section": "Indications, 1",
+        "message": document["indication"]["message"],
+    }
+    negative = next(f for f in document["findings"] if f["code"] == "imaging.psma_negative_lesion")
+    assert negative["value"] == {"value": 3.1, "unit": None}
+    assert negative["threshold"] == {"value": 6.5, "unit": None, "comparator": "<"}
+    computed = next(f for f in document["findings"] if f["code"] == "labs.egfr_computed")
+    assert "CKD-EPI 2021" in computed["message"]
+
+
+def spec_selection_codes() -> set[str]:
+    """Codes listed in spec/finding-codes.md outside the between-cycles table."""
+    text = (SHARED_SPEC / "finding-codes.md").read_text()
+    selection_part = text.split("## Between cycles")[0]
+    found = set(re.findall(r"`((?:[a-z_]+\.)+[a-z_0-9]+)`", selection_part))
+    # Field names quoted in the prose are not codes.
+    return {code for code in found if not code.startswith(("course.", "lutetia."))}
+
+
+def test_every_spec_selection_code_is_in_the_catalogue() -> None:
+    missing = spec_selection_codes() - set(selection_codes())
+    assert not missing
+
+
+def test_examples_trigger_every_selection_code() -> None:
+    found: set[str] = set()
+    for path in CASES:
+        document = run(path)
+        found.add(document["indication"]["code"])
+        found.update(f["code"] for f in document["findings"])
+    assert spec_selection_codes() - found == set()
+    assert set(selection_codes()) - found == set()
+
+
+def test_json_output_contract() -> None:
+    """Keys and types exactly as spec/case-format.md, "Output of lutetia assess"."""
+    document = run(EXAMPLES / "11-superscan-myelosuppressed.json")
+    assert document["schema"] == "lutetia.assessment/1"
+    assert document["guideline"] == "EANM/SNMMI 177Lu-PSMA-RLT procedure guideline (2023)"
+    assert document["recommendation"] in {
+        "recommended", "consider", "not_recommended", "insufficient_data",
+    }  # fmt: skip
+    assert set(document["indication"]) >= {"code", "strength"}
+    assert document["catalogue_version"]
+    for item in document["findings"]:
+        assert set(item) >= {"code", "kind", "section", "strength", "value", "threshold", "message"}
+        assert item["strength"] in (None, "strong", "moderate", "weak")
+        assert item["section"]
+        if item["value"] is not None:
+            assert set(item["value"]) == {"value", "unit"}
+        if item["threshold"] is not None:
+            assert set(item["threshold"]) == {"value", "unit", "comparator"}
+    platelets = next(
+        f
+        for f in document["findings"]
+        if f["code"] == "contraindication.myelosuppression.platelets"
+    )
+    assert platelets["kind"] == "relative_contraindication"
+    assert platelets["section"] == "Contra-indications, Table 1"
+    assert platelets["value"] == {"value": 60.0, "unit": "10*9/L"}
+    assert platelets["threshold"] == {"value": 75, "unit": "10*9/L", "comparator": "<"}
+    json.dumps(document)  # serialisable as is
