@@ -52,7 +52,12 @@ def generate(rng: random.Random, index: int) -> dict[str, Any]:
             continue
         unit, factor = rng.choice(choices)
         value = MEANS[analyte] * rng.uniform(0.3, 1.6)
-        lab: dict[str, Any] = {"analyte": analyte, "value": value * factor, "unit": unit, "date": day}
+        lab: dict[str, Any] = {
+            "analyte": analyte,
+            "value": value * factor,
+            "unit": unit,
+            "date": day,
+        }
         if analyte in ULN:
             lab["uln"] = ULN[analyte] * factor
         labs.append(lab)
@@ -69,7 +74,11 @@ def generate(rng: random.Random, index: int) -> dict[str, Any]:
         "schema": "lutetia.case/1",
         "as_of": day,
         "patient": {"id": f"bench-{index}", "birth_date": "1952-04-11", "sex": "male"},
-        "diagnosis": {"castration_resistant": True, "metastatic": True, "gleason_score": rng.randint(6, 10)},
+        "diagnosis": {
+            "castration_resistant": True,
+            "metastatic": True,
+            "gleason_score": rng.randint(6, 10),
+        },
         "performance": {"ecog": rng.randint(0, 4), "life_expectancy_months": rng.uniform(1, 36)},
         "treatments": [
             {"name": "abiraterone", "class": "naad", "end": "2024-01-01", "progressed": True},
@@ -80,7 +89,12 @@ def generate(rng: random.Random, index: int) -> dict[str, Any]:
             "cabazitaxel": rng.choice(["candidate", "unfit", "refused"]),
         },
         "labs": labs,
-        "psma_pet": {"date": "2026-10-01", "parotid_suvmean": 12.0, "liver_suvmean": 5.0, "lesions": lesions},
+        "psma_pet": {
+            "date": "2026-10-01",
+            "parotid_suvmean": 12.0,
+            "liver_suvmean": 5.0,
+            "lesions": lesions,
+        },
         "conventional_imaging": [{"modality": "ct", "date": "2026-10-01"}],
         "consent": {"signed_at": "2026-10-10T09:00:00+02:00"},
     }
@@ -106,7 +120,9 @@ def main() -> None:
         recommendations[o["recommendation"]] = recommendations.get(o["recommendation"], 0) + 1
     engine = count / (assessed - validated)
     full = count / (done - start)
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
     print(f"cases: {count}; recommendations: {recommendations}")
     print(f"rule engine alone:        {engine:,.0f} cases/s")
     print(f"validate + assess + JSON: {full:,.0f} cases/s")

@@ -252,7 +252,9 @@ def convert(
 
 
 @functools.lru_cache(maxsize=4096)
-def _checked_factor(from_unit: str, to_unit: str, molar_mass_g_per_mol: float | None) -> float | str:
+def _checked_factor(
+    from_unit: str, to_unit: str, molar_mass_g_per_mol: float | None
+) -> float | str:
     """The conversion factor, or the reason there is none (cached either way)."""
     for unit in (from_unit, to_unit):
         try:
