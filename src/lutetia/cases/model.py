@@ -294,6 +294,9 @@ class Course(_Strict):
     planned_activity_gbq: float | None = Field(default=None, gt=0, le=50)
     radiopharmaceutical: str = "177Lu-PSMA-617"
     wellbeing: list[Wellbeing] = Field(default_factory=list)
+    #: Lutetia's addition: cycles beyond 6 are planned under patient-individual dosimetry
+    #: (regimen.max_cycles then warns instead of completing the course).
+    individual_dosimetry: bool = False
 
 
 class Case(_Strict):
@@ -356,6 +359,12 @@ def check_chronology(case: Case) -> None:
     if case.course is None:
         return
     previous: Cycle | None = None
+    if len(case.course.cycles) > 6 and not case.course.individual_dosimetry:
+        raise BadInputError(
+            "course.cycles[6]",
+            "a 7th cycle exceeds the approved maximum of 6; set course.individual_dosimetry "
+            "when more cycles are planned under patient-individual dosimetry",
+        )
     for i, cycle in enumerate(case.course.cycles):
         expected = i + 1
         if cycle.number != expected:

@@ -7,6 +7,7 @@ from typing import Any
 from lutetia import GUIDELINE, __version__
 from lutetia.cases.model import Case
 from lutetia.guideline.catalogue import CATALOGUE_VERSION, RULES
+from lutetia.guideline.course import CourseResult
 from lutetia.guideline.selection import SelectionResult
 
 ASSESSMENT_SCHEMA = "lutetia.assessment/1"
@@ -33,3 +34,18 @@ def assessment_document(case: Case, result: SelectionResult) -> dict[str, Any]:
         "as_of": case.as_of.isoformat(),
         "reference_date": result.reference_date.isoformat(),
     }
+
+
+def course_document(case: Case, result: CourseResult) -> dict[str, Any]:
+    """The ``next-cycle`` document: the assessment's keys plus the decision."""
+    document = assessment_document(case, result.selection)
+    document["findings"] = [f.as_json() for f in result.findings]
+    document["decision"] = result.decision
+    document["activity_gbq"] = result.activity_gbq
+    document["earliest_date"] = (
+        result.earliest_date.isoformat() if result.earliest_date is not None else None
+    )
+    document["next_cycle"] = result.next_cycle
+    document["planned_date"] = result.planned_date.isoformat()
+    document["planned_activity_gbq"] = result.planned_activity_gbq
+    return document

@@ -110,3 +110,61 @@ def assessment_report(document: dict[str, Any]) -> str:
         "Lutetia supports, and does not replace, the treating physician's judgement."
     )
     return "\n".join(lines)
+
+
+def _headline(document: dict[str, Any]) -> str:
+    decision = document["decision"]
+    cycle = document["next_cycle"]
+    activity = document["activity_gbq"]
+    if decision == "proceed":
+        return f"PROCEED with cycle {cycle}: give {activity:.2f} GBq on {document['earliest_date']}"
+    if decision == "reduce":
+        return (
+            f"REDUCE: give {activity:.2f} GBq (planned {document['planned_activity_gbq']:.2f} GBq "
+            f"less 20 %) for cycle {cycle} on {document['earliest_date']}"
+        )
+    if decision == "postpone":
+        return (
+            f"POSTPONE cycle {cycle}: not before {document['earliest_date']} "
+            f"(planned {document['planned_date']})"
+        )
+    if decision == "hold":
+        return f"HOLD cycle {cycle} until the problem below has resolved"
+    if decision == "discontinue":
+        return "DISCONTINUE 177Lu-PSMA RLT"
+    return "COMPLETE: the course is over; continue with follow-up"
+
+
+def course_report(document: dict[str, Any]) -> str:
+    """The human report of a ``next-cycle`` document: the decision first."""
+    headline = _headline(document)
+    course_kinds = {"toxicity", "regimen", "response", "followup"}
+    course = [
+        f
+        for f in document["findings"]
+        if f["kind"] in course_kinds or f.get("decision") is not None
+    ]
+    others = [f for f in document["findings"] if f not in course]
+    lines = [
+        f"Lutetia next cycle: {document['patient_id']}, as of {document['as_of']}",
+        f"{document['guideline']}; rule catalogue {document['catalogue_version']}",
+        "",
+        f"DECISION: {headline}",
+    ]
+    deciding = [f for f in course if f.get("decision") is not None]
+    if deciding:
+        lines.append("Because of:")
+        lines.extend(
+            _wrap(f"{f['decision']}: {f['code']}: {f['message']} ({f['section']})", "  ")
+            for f in deciding
+        )
+    else:
+        lines.append("No rule of the guideline stands against the planned cycle.")
+    lines.extend(grouped_findings(course))
+    if others:
+        lines.append("")
+        lines.append("For reference, the selection findings on the same data:")
+        lines.extend(grouped_findings(others))
+    lines.append("")
+    lines.append("Lutetia supports, and does not replace, the treating physician's judgement.")
+    return "\n".join(lines)
