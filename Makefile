@@ -35,6 +35,7 @@ test: lint types unit
 
 benchmark: setup
 	$(RUN) python benchmarks/assess_throughput.py
+	$(RUN) python benchmarks/tac_fits.py
 
 clean:
 	rm -rf .venv .tools .mypy_cache .pytest_cache .ruff_cache .hypothesis

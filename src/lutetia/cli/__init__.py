@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from lutetia import __version__
-from lutetia.cli import clinical, course, physics, protection, selection
+from lutetia.cli import clinical, course, dosimetry, physics, protection, selection
 from lutetia.errors import BadInputError
 
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lutetia {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (selection, course, protection, clinical, physics):
+    for module in (selection, course, protection, dosimetry, clinical, physics):
         module.register(commands)
     return parser
 

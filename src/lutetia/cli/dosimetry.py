@@ -1,0 +1,308 @@
+"""``lutetia dose tac|stp|bed|population|plan``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from lutetia.cli.output import emit_json, finite
+from lutetia.errors import BadInputError
+
+
+def register(commands: Any) -> None:
+    """Add the dosimetry subcommands."""
+    dose = commands.add_parser("dose", help="dosimetry: tac, stp, bed, population, plan")
+    which = dose.add_subparsers(dest="dose_command", metavar="WHAT", required=True)
+
+    tac = which.add_parser("tac", help="organ TIA and absorbed dose from a time-activity table")
+    tac.add_argument("file", metavar="FILE", help="CSV: time_h,activity_mbq[,activity_sd_mbq]")
+    tac.add_argument("--mass-g", type=finite, required=True)
+    tac.add_argument(
+        "--model", choices=("auto", "mono", "bi", "tri", "uptake_washout", "trapezoid"),
+        default="auto",
+    )  # fmt: skip
+    tac.add_argument(
+        "--tail", choices=("physical", "fitted"), default="physical",
+        help="trapezoid tail: physical decay (default) or fitted (last two points)",
+    )  # fmt: skip
+    tac.add_argument("--plot", metavar="FILE", help="draw the fitted curve (PNG or SVG)")
+    tac.add_argument("--json", action="store_true", help="print one JSON object")
+    tac.set_defaults(handler=run_tac)
+
+    stp = which.add_parser("stp", help="single-time-point TIA and absorbed dose")
+    stp.add_argument("--activity-mbq", type=finite, required=True)
+    stp.add_argument("--time-h", type=finite, required=True)
+    stp.add_argument("--mass-g", type=finite, required=True)
+    stp.add_argument("--method", choices=("haenscheid", "madsen"), required=True)
+    stp.add_argument("--teff-h", type=finite)
+    stp.add_argument(
+        "--region", choices=("kidneys", "lungs", "liver", "spleen", "parotid_glands",
+                             "bone_marrow", "tumor"),
+        help="population effective half-life and reliability warnings for this region",
+    )  # fmt: skip
+    stp.add_argument("--json", action="store_true", help="print one JSON object")
+    stp.set_defaults(handler=run_stp)
+
+    bed = which.add_parser("bed", help="biologically effective dose (mono-exponential kinetics)")
+    bed.add_argument("--dose-gy", type=finite, required=True)
+    bed.add_argument("--teff-h", type=finite, required=True)
+    bed.add_argument("--alpha-beta-gy", type=finite, default=2.6)
+    bed.add_argument("--repair-h", type=finite, default=2.8)
+    bed.add_argument("--json", action="store_true", help="print one JSON object")
+    bed.set_defaults(handler=run_bed)
+
+    population = which.add_parser(
+        "population", help="VISION population organ doses for a planned or given course"
+    )
+    population.add_argument("--activity-gbq", type=finite, action="append", required=True,
+                            help="activity per cycle (repeat), or one with --cycles")  # fmt: skip
+    population.add_argument("--cycles", type=int, default=None)
+    population.add_argument("--json", action="store_true", help="print one JSON object")
+    population.set_defaults(handler=run_population)
+
+    plan = which.add_parser("plan", help="cycles within organ limits; activity for a target dose")
+    plan.add_argument("--organ", choices=("kidneys", "red_marrow"), default="kidneys")
+    plan.add_argument("--gy-per-gbq", type=finite, required=True)
+    plan.add_argument("--activity-gbq", type=finite, default=7.4)
+    plan.add_argument("--teff-h", type=finite, help="organ effective half-life, for BED")
+    plan.add_argument("--risk-factors", action="store_true", help="kidney BED limit 28 Gy")
+    plan.add_argument("--target-gy", type=finite)
+    plan.add_argument("--already-gy", type=finite, default=0.0)
+    plan.add_argument("--already-bed-gy", type=finite, default=0.0)
+    plan.add_argument("--alpha-beta-gy", type=finite, default=2.6)
+    plan.add_argument("--repair-h", type=finite, default=2.8)
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.set_defaults(handler=run_plan)
+
+
+def read_tac(path: str) -> Any:
+    """Read a time-activity CSV (spec/cli.md) into validated points."""
+    from lutetia.dosimetry.kinetics import TimeActivity
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInputError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInputError(path, f"cannot be read: {error}") from None
+    rows = list(csv.reader(line for line in text.splitlines() if line.strip()))
+    if not rows:
+        raise BadInputError(path, "empty file")
+    header = [h.strip() for h in rows[0]]
+    if header[:2] != ["time_h", "activity_mbq"] or not set(header) <= {
+        "time_h", "activity_mbq", "activity_sd_mbq",
+    }:  # fmt: skip
+        raise BadInputError(
+            f"{path}: header",
+            f"{','.join(header)!r}: expected time_h,activity_mbq[,activity_sd_mbq]",
+        )
+    times: list[float] = []
+    activities: list[float] = []
+    sds: list[float] = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise BadInputError(
+                f"{path}: line {number}", f"{len(row)} values, expected {len(header)}"
+            )
+        try:
+            values = [float(v) for v in row]
+        except ValueError:
+            raise BadInputError(f"{path}: line {number}", f"{row!r} is not numeric") from None
+        times.append(values[0])
+        activities.append(values[1])
+        if len(values) == 3:
+            sds.append(values[2])
+    try:
+        return TimeActivity(tuple(times), tuple(activities), tuple(sds) if sds else None)
+    except BadInputError as error:
+        index = error.field.split("[")[-1].rstrip("]") if "[" in error.field else None
+        where = f"line {int(index) + 2}" if index and index.isdigit() else error.field
+        raise BadInputError(f"{path}: {where}", error.reason) from None
+
+
+def run_tac(args: argparse.Namespace) -> int:
+    """Fit, integrate and convert to absorbed dose."""
+    from lutetia.dosimetry.absorbed import absorbed_dose
+    from lutetia.dosimetry.kinetics import fit_tac, trapezoid
+
+    if not (math.isfinite(args.mass_g) and args.mass_g > 0):
+        raise BadInputError("--mass-g", f"{args.mass_g!r} must be a positive mass")
+    points = read_tac(args.file)
+    fit = (
+        trapezoid(points, tail=args.tail)
+        if args.model == "trapezoid"
+        else fit_tac(points, args.model)
+    )
+    dose = absorbed_dose(fit.tia_mbq_h, args.mass_g)
+    relative = fit.tia_sd_mbq_h / fit.tia_mbq_h if fit.tia_sd_mbq_h and fit.tia_mbq_h else None
+    document = {
+        "model": fit.model,
+        "parameters": fit.parameters,
+        "tia_mbq_h": fit.tia_mbq_h,
+        "tia_sd_mbq_h": fit.tia_sd_mbq_h,
+        "absorbed_dose_gy": dose.absorbed_dose_gy,
+        "absorbed_dose_sd_gy": dose.absorbed_dose_gy * relative if relative else None,
+        "electron_dose_gy": dose.electron_gy,
+        "photon_dose_gy": dose.photon_gy,
+        "s_value_gy_per_mbq_h": dose.s_value_gy_per_mbq_h,
+        "effective_half_life_h": fit.effective_half_life_h,
+        "aicc": fit.aicc,
+        "mass_g": args.mass_g,
+        "dose_model": dose.model,
+        "notes": list(fit.notes),
+    }
+    if args.plot:
+        from lutetia.reports.plots import plot_tac
+
+        plot_tac(points, fit, args.plot)
+        document["plot"] = args.plot
+    if args.json:
+        emit_json(document)
+        return 0
+    sd = f" ± {fit.tia_sd_mbq_h:.4g}" if fit.tia_sd_mbq_h else ""
+    print(f"Model: {fit.model}; TIA {fit.tia_mbq_h:.5g}{sd} MBq·h")
+    if fit.effective_half_life_h:
+        print(f"Effective half-life {fit.effective_half_life_h:.3g} h")
+    print(
+        f"Absorbed dose {dose.absorbed_dose_gy:.4g} Gy in {args.mass_g:g} g "
+        f"(electrons {dose.electron_gy:.4g} Gy, photons {dose.photon_gy:.3g} Gy)"
+    )
+    print(f"  {dose.model}")
+    for note in fit.notes:
+        print(f"  {note}")
+    if args.plot:
+        print(f"Plot written to {args.plot}")
+    return 0
+
+
+def run_stp(args: argparse.Namespace) -> int:
+    """Single-time-point estimate."""
+    from lutetia.dosimetry.absorbed import absorbed_dose
+    from lutetia.dosimetry.stp import estimate
+
+    result = estimate(
+        activity_mbq=args.activity_mbq, time_h=args.time_h, method=args.method,
+        teff_h=args.teff_h, region=args.region,
+    )  # fmt: skip
+    dose = absorbed_dose(result.tia_mbq_h, args.mass_g)
+    document = {
+        "tia_mbq_h": result.tia_mbq_h,
+        "absorbed_dose_gy": dose.absorbed_dose_gy,
+        "method": result.method,
+        "teff_h": result.teff_h,
+        "warnings": list(result.warnings),
+        "dose_model": dose.model,
+    }
+    if args.json:
+        emit_json(document)
+        return 0
+    print(
+        f"{args.method.capitalize()}: TIA {result.tia_mbq_h:.5g} MBq·h, absorbed dose "
+        f"{dose.absorbed_dose_gy:.4g} Gy in {args.mass_g:g} g"
+    )
+    for warning in result.warnings:
+        print(f"  WARNING: {warning}")
+    return 0
+
+
+def run_bed(args: argparse.Namespace) -> int:
+    """BED for mono-exponential kinetics."""
+    from lutetia.dosimetry.bed import bed_mono
+
+    value = bed_mono(args.dose_gy, args.teff_h, alpha_beta_gy=args.alpha_beta_gy,
+                     repair_h=args.repair_h)  # fmt: skip
+    document = {
+        "bed_gy": value,
+        "dose_gy": args.dose_gy,
+        "teff_h": args.teff_h,
+        "alpha_beta_gy": args.alpha_beta_gy,
+        "repair_h": args.repair_h,
+    }
+    if args.json:
+        emit_json(document)
+    else:
+        print(
+            f"BED {value:.4g} Gy (D {args.dose_gy:g} Gy, T_eff {args.teff_h:g} h, "
+            f"α/β {args.alpha_beta_gy:g} Gy, T_rep {args.repair_h:g} h)"
+        )
+    return 0
+
+
+def run_population(args: argparse.Namespace) -> int:
+    """Population organ doses for a course."""
+    from lutetia.dosimetry.population import course_estimates
+
+    activities = list(args.activity_gbq)
+    if args.cycles is not None:
+        if len(activities) != 1 or not 1 <= args.cycles <= 12:
+            raise BadInputError("--cycles", "give one --activity-gbq and 1-12 cycles")
+        activities = activities * args.cycles
+    estimates = course_estimates(activities)
+    document = {
+        "activities_gbq": activities,
+        "organs": [
+            {
+                "organ": e.organ,
+                "per_cycle_gy": list(e.per_cycle_gy),
+                "cumulative_gy": e.cumulative_gy,
+                "cumulative_sd_gy": e.cumulative_sd_gy,
+                "source": e.source,
+            }
+            for e in estimates
+        ],
+    }
+    if args.json:
+        emit_json(document)
+        return 0
+    print(f"Population estimates for {len(activities)} cycle(s), {sum(activities):g} GBq in total")
+    for e in estimates:
+        print(
+            f"  {e.organ:<16} {e.per_cycle_gy[0]:.3g} Gy per cycle; cumulative "
+            f"{e.cumulative_gy:.3g} ± {e.cumulative_sd_gy:.2g} Gy"
+        )
+    print(f"  source: {estimates[0].source}")
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """Cycles within limits."""
+    from lutetia.dosimetry.population import plan_cycles
+
+    result = plan_cycles(
+        organ=args.organ, gy_per_gbq=args.gy_per_gbq, activity_gbq=args.activity_gbq,
+        teff_h=args.teff_h, risk_factors=args.risk_factors, target_gy=args.target_gy,
+        alpha_beta_gy=args.alpha_beta_gy, repair_h=args.repair_h,
+        already_absorbed_gy=args.already_gy, already_bed_gy=args.already_bed_gy,
+    )  # fmt: skip
+    document = {
+        "organ": result.organ,
+        "dose_per_cycle_gy": result.dose_per_cycle_gy,
+        "bed_per_cycle_gy": result.bed_per_cycle_gy,
+        "cycles_within_absorbed_limit": result.cycles_within_absorbed_limit,
+        "cycles_within_bed_limit": result.cycles_within_bed_limit,
+        "absorbed_limit_gy": result.absorbed_limit.limit_gy,
+        "absorbed_limit_source": result.absorbed_limit.source,
+        "bed_limit_gy": result.bed_limit.limit_gy if result.bed_limit else None,
+        "bed_limit_source": result.bed_limit.source if result.bed_limit else None,
+        "activity_for_target_gbq": result.activity_for_target_gbq,
+    }
+    if args.json:
+        emit_json(document)
+        return 0
+    print(
+        f"{result.organ}: {result.dose_per_cycle_gy:.3g} Gy per cycle of {args.activity_gbq:g} "
+        "GBq; "
+        f"{result.cycles_within_absorbed_limit} further cycle(s) within "
+        f"{result.absorbed_limit.limit_gy:g} Gy ({result.absorbed_limit.source})"
+    )
+    if result.bed_limit is not None and result.bed_per_cycle_gy is not None:
+        print(
+            f"  BED {result.bed_per_cycle_gy:.3g} Gy per cycle; {result.cycles_within_bed_limit} "
+            f"cycle(s) within {result.bed_limit.limit_gy:g} Gy ({result.bed_limit.source})"
+        )
+    if result.activity_for_target_gbq is not None:
+        print(f"  activity for {args.target_gy:g} Gy: {result.activity_for_target_gbq:.3g} GBq")
+    return 0

@@ -1,0 +1,127 @@
+"""Absorbed dose from a time-integrated activity: local deposition plus sphere photons.
+
+D = Ã · Σᵢ Δᵢ φᵢ / m  (MIRD schema; Bolch WE et al., MIRD Pamphlet 21, J Nucl Med
+2009;50:477-484, eqs. 1 and 4), with
+
+* the non-penetrating energy per decay (β⁻, conversion and Auger electrons,
+  ICRP-107 via :mod:`lutetia.nuclides`) absorbed where it is emitted (φ = 1,
+  local energy deposition: electron ranges ≤ 1.8 mm in soft tissue);
+* each photon line absorbed with the absorbed fraction of a uniformly emitting
+  unit-density sphere of the region's mass,
+
+      φ(μR) = 1 − P_esc,   P_esc = 3/(8 (μR)³) · [2(μR)² − 1 + (1 + 2μR) e^{−2μR}],
+
+  the mean escape probability from a uniform spherical source (Case KM,
+  de Hoffmann F, Placzek G, Introduction to the Theory of Neutron Diffusion,
+  Los Alamos 1953, §4) with the linear energy-absorption coefficient
+  μ = (μ_en/ρ)·ρ of water (xraylib ``CS_Energy_CP``, the NIST Hubbell–Seltzer
+  data), ρ = 1 g/cm³. Scattered photons are not followed: μ_en in place of μ
+  is the usual energy-absorption approximation.
+
+The model counts self-dose only (no cross-dose from other organs) and
+assumes a sphere of soft tissue; state this with every result.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from lutetia.errors import BadInputError
+from lutetia.nuclides import nuclide
+
+SECONDS_PER_HOUR: Final[float] = 3600.0
+DENSITY_G_PER_CM3: Final[float] = 1.0
+MODEL_STATEMENT: Final[str] = (
+    "self-dose: local deposition of electrons (ICRP-107) + photon absorbed fractions of a "
+    "unit-density water sphere (xraylib/NIST mu_en); no cross-dose"
+)
+
+
+@functools.cache
+def _joules_per_mev() -> float:
+    from scipy.constants import electron_volt
+
+    return float(electron_volt) * 1e6
+
+
+def escape_probability(mu_r: float) -> float:
+    """Mean escape probability of a photon emitted uniformly in a sphere of optical radius μR.
+
+    >>> round(escape_probability(1e-6), 5)
+    1.0
+    >>> round(escape_probability(50.0), 4)   # thick sphere: 3/(4 μR)
+    0.015
+    """
+    if mu_r <= 0:
+        return 1.0
+    if mu_r < 1e-3:
+        # Series of the closed form: 1 − 3μR/4 + …; avoids cancellation for tiny spheres.
+        return 1.0 - 0.75 * mu_r + 0.4 * mu_r**2
+    x = mu_r
+    return 3.0 / (8.0 * x**3) * (2 * x * x - 1 + (1 + 2 * x) * math.exp(-2 * x))
+
+
+def sphere_radius_cm(mass_g: float, density_g_per_cm3: float = DENSITY_G_PER_CM3) -> float:
+    """Radius of a sphere of ``mass_g``."""
+    return float((3 * mass_g / (4 * math.pi * density_g_per_cm3)) ** (1 / 3))
+
+
+@functools.cache
+def _mu_en_water_per_cm(energy_mev: float) -> float:
+    import xraylib
+
+    return float(xraylib.CS_Energy_CP("H2O", energy_mev * 1000.0)) * DENSITY_G_PER_CM3
+
+
+def photon_absorbed_fraction(energy_mev: float, mass_g: float) -> float:
+    """φ for a photon of ``energy_mev`` emitted uniformly in a water sphere of ``mass_g``."""
+    if energy_mev < 0.001:
+        return 1.0  # below 1 keV xraylib has no data; such photons are absorbed locally
+    return 1.0 - escape_probability(_mu_en_water_per_cm(energy_mev) * sphere_radius_cm(mass_g))
+
+
+@dataclass(frozen=True)
+class AbsorbedDose:
+    """Absorbed dose and its two parts."""
+
+    absorbed_dose_gy: float
+    electron_gy: float
+    photon_gy: float
+    s_value_gy_per_mbq_h: float
+    model: str = MODEL_STATEMENT
+
+
+def s_value_gy_per_mbq_h(mass_g: float) -> float:
+    """Self-dose S value (Gy per MBq·h) for a unit-density sphere of ``mass_g`` of 177Lu."""
+    if not (math.isfinite(mass_g) and mass_g > 0):
+        raise BadInputError("--mass-g", f"{mass_g!r} must be a positive mass")
+    return sum(_components(mass_g))
+
+
+def _components(mass_g: float) -> tuple[float, float]:
+    data = nuclide("Lu-177")
+    decays_per_mbq_h = 1e6 * SECONDS_PER_HOUR
+    kg = mass_g / 1000.0
+    electron = data.non_penetrating_mev * _joules_per_mev() * decays_per_mbq_h / kg
+    photon_mev = sum(
+        e.energy_mev * e.yield_per_decay * photon_absorbed_fraction(e.energy_mev, mass_g)
+        for e in data.emissions
+        if e.kind in ("gamma", "X")
+    )
+    photon = photon_mev * _joules_per_mev() * decays_per_mbq_h / kg
+    return electron, photon
+
+
+def absorbed_dose(tia_mbq_h: float, mass_g: float) -> AbsorbedDose:
+    """Self absorbed dose (Gy) of ``tia_mbq_h`` of 177Lu in ``mass_g`` of soft tissue."""
+    if not (math.isfinite(tia_mbq_h) and tia_mbq_h >= 0):
+        raise BadInputError("tia_mbq_h", f"{tia_mbq_h!r} must be a non-negative TIA")
+    if not (math.isfinite(mass_g) and mass_g > 0):
+        raise BadInputError("--mass-g", f"{mass_g!r} must be a positive mass")
+    electron, photon = _components(mass_g)
+    return AbsorbedDose(
+        tia_mbq_h * (electron + photon), tia_mbq_h * electron, tia_mbq_h * photon, electron + photon
+    )

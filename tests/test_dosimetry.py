@@ -1,0 +1,274 @@
+"""Dosimetry against analytic integrals, independent numerical integration and published values.
+
+* TIA of Σ Aᵢ e^{−λᵢt} is Σ Aᵢ/λᵢ (MIRD Pamphlet 21, eq. 6): exact for noiseless data.
+* AICc (Burnham & Anderson 2002, eq. 2.2) picks the generating model on noiseless data.
+* Sphere escape probability (Case, de Hoffmann & Placzek 1953) against numerical quadrature.
+* Lea–Catcheside G (Dale 1985) against numerical double integration.
+* VISION population values: guideline, Dosimetry — 6 × 7.4 GBq give kidneys 19 ± 7.3 Gy
+  and red marrow 1.5 ± 0.9 Gy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lutetia.dosimetry.absorbed import (
+    absorbed_dose,
+    escape_probability,
+    photon_absorbed_fraction,
+)
+from lutetia.dosimetry.bed import bed_from_rates, bed_mono, lea_catcheside_g
+from lutetia.dosimetry.kinetics import TimeActivity, fit_model, select_model, trapezoid
+from lutetia.dosimetry.population import course_estimates, plan_cycles
+from lutetia.dosimetry.stp import estimate, haenscheid_ratio
+from lutetia.errors import BadInputError
+from lutetia.nuclides import nuclide
+
+LP = math.log(2) / (6.647 * 24)
+TIMES = (1.0, 4.0, 12.0, 24.0, 48.0, 72.0, 96.0, 120.0, 168.0)
+
+
+def series(function: Callable[[float], float], times: tuple[float, ...] = TIMES) -> TimeActivity:
+    return TimeActivity(times, tuple(float(function(t)) for t in times))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    a0=st.floats(min_value=1, max_value=1e4),
+    half_life=st.floats(min_value=5, max_value=159),
+)
+def test_tia_of_a_mono_exponential_is_a0_over_lambda(a0: float, half_life: float) -> None:
+    lam = math.log(2) / half_life
+    fit = fit_model(series(lambda t: a0 * math.exp(-lam * t)), "mono")
+    assert fit.tia_mbq_h == pytest.approx(a0 / lam, rel=1e-5)
+
+
+def test_bi_exponential_tia() -> None:
+    def f(t: float) -> float:
+        return 60 * math.exp(-0.3 * t) + 40 * math.exp(-0.02 * t)
+
+    fit = fit_model(series(f), "bi")
+    assert fit.tia_mbq_h == pytest.approx(60 / 0.3 + 40 / 0.02, rel=1e-5)
+
+
+def test_uptake_washout_tia() -> None:
+    lw, lu = 0.02, 0.6
+
+    def f(t: float) -> float:
+        return 100 * (math.exp(-lw * t) - math.exp(-lu * t))
+
+    fit = fit_model(series(f), "uptake_washout")
+    assert fit.tia_mbq_h == pytest.approx(100 * (1 / lw - 1 / lu), rel=1e-5)
+    assert fit.effective_half_life_h == pytest.approx(math.log(2) / lw, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("generator", "expected"),
+    [
+        (lambda t: 80 * math.exp(-0.02 * t), "mono"),
+        (lambda t: 50 * math.exp(-0.25 * t) + 50 * math.exp(-0.015 * t), "bi"),
+        (lambda t: 100 * (math.exp(-0.018 * t) - math.exp(-0.7 * t)), "uptake_washout"),
+    ],
+)
+def test_aicc_picks_the_generating_model(
+    generator: Callable[[float], float], expected: str
+) -> None:
+    assert select_model(series(generator)).model == expected
+
+
+def test_effective_decay_never_slower_than_physical() -> None:
+    # A region whose activity "decays" more slowly than 177Lu itself: impossible; clamped.
+    fit = fit_model(series(lambda t: 50 * math.exp(-0.5 * LP * t)), "mono")
+    assert fit.parameters["lambda1_per_h"] == pytest.approx(LP, rel=1e-6)
+
+
+def test_tia_uncertainty_from_covariance() -> None:
+    lam = 0.02
+    times = (4.0, 24.0, 48.0, 72.0, 120.0)
+    values = tuple(100 * math.exp(-lam * t) for t in times)
+    small = fit_model(TimeActivity(times, values, tuple(0.02 * v for v in values)), "mono")
+    large = fit_model(TimeActivity(times, values, tuple(0.04 * v for v in values)), "mono")
+    assert small.tia_sd_mbq_h is not None
+    assert large.tia_sd_mbq_h is not None
+    # With absolute sigma the SD scales with the point SDs.
+    assert large.tia_sd_mbq_h == pytest.approx(2 * small.tia_sd_mbq_h, rel=1e-3)
+    # Independent check: propagate by finite differences through A0/λ with the fit covariance
+    # reconstructed from the Jacobian J (cov = (JᵀWJ)⁻¹).
+    a0, lm = 100.0, lam
+    jac = np.array([[math.exp(-lm * t), -a0 * t * math.exp(-lm * t)] for t in times])
+    weights = np.diag([1 / (0.02 * v) ** 2 for v in values])
+    cov = np.linalg.inv(jac.T @ weights @ jac)
+    gradient = np.array([1 / lm, -a0 / lm**2])
+    assert small.tia_sd_mbq_h == pytest.approx(math.sqrt(gradient @ cov @ gradient), rel=1e-3)
+
+
+def test_trapezoid_conventions() -> None:
+    # Constant-then-physical-decay data: head triangle + rectangles + physical tail.
+    points = TimeActivity((2.0, 4.0), (10.0, 10.0))
+    fit = trapezoid(points)
+    assert fit.tia_mbq_h == pytest.approx(0.5 * 2 * 10 + 2 * 10 + 10 / LP)
+    fitted = trapezoid(TimeActivity((2.0, 4.0, 6.0), (10.0, 8.0, 6.4)), tail="fitted")
+    assert fitted.parameters["tail_lambda_per_h"] == pytest.approx(math.log(8 / 6.4) / 2)
+
+
+@pytest.mark.parametrize(
+    ("times", "values", "field"),
+    [
+        ((1.0, 2.0), (1.0, -1.0), "activity_mbq[1]"),
+        ((2.0, 1.0), (1.0, 1.0), "time_h[1]"),
+        ((1.0, 1.0), (1.0, 1.0), "time_h[1]"),
+        ((1.0, 2.0), (1.0, float("nan")), "activity_mbq[1]"),
+    ],
+)
+def test_bad_points(times: tuple[float, ...], values: tuple[float, ...], field: str) -> None:
+    with pytest.raises(BadInputError) as raised:
+        TimeActivity(times, values)
+    assert raised.value.field == field
+
+
+def test_fewer_points_than_parameters() -> None:
+    with pytest.raises(BadInputError, match="parameters"):
+        fit_model(TimeActivity((1.0, 2.0, 3.0), (3.0, 2.0, 1.0)), "bi")
+
+
+def _escape_by_quadrature(mu: float, radius: float) -> float:
+    rs = np.linspace(0, radius, 801)
+    cosines = np.linspace(-1, 1, 801)
+    r, c = np.meshgrid(rs, cosines, indexing="ij")
+    path = -r * c + np.sqrt(radius**2 - r**2 * (1 - c**2))
+    inner = np.trapezoid(np.exp(-mu * path), cosines, axis=1) / 2
+    return float(3 / radius**3 * np.trapezoid(rs**2 * inner, rs))
+
+
+@pytest.mark.parametrize("mu_r", [0.05, 0.3, 1.0, 3.0])
+def test_escape_probability_against_quadrature(mu_r: float) -> None:
+    assert escape_probability(mu_r) == pytest.approx(_escape_by_quadrature(mu_r, 1.0), rel=2e-4)
+
+
+def test_photon_absorbed_fraction_limits() -> None:
+    assert photon_absorbed_fraction(0.208366, 0.001) < 0.01
+    assert 0.9 < photon_absorbed_fraction(0.208366, 1e9) <= 1.0
+    assert photon_absorbed_fraction(0.11295, 100) < photon_absorbed_fraction(0.11295, 1000)
+
+
+def test_electron_dose_is_local_deposition() -> None:
+    # 1000 MBq·h in 100 g: 3.6e12 decays × E_np (ICRP-107) × 1.602176634e-13 J/MeV / 0.1 kg.
+    result = absorbed_dose(1000.0, 100.0)
+    expected = 3.6e12 * nuclide().non_penetrating_mev * 1.602176634e-13 / 0.1
+    assert result.electron_gy == pytest.approx(expected, rel=1e-12)
+    assert 0 < result.photon_gy < 0.05 * result.electron_gy
+
+
+@given(
+    tia=st.floats(min_value=0, max_value=1e6),
+    factor=st.floats(min_value=0.1, max_value=10),
+    mass=st.floats(min_value=1, max_value=5000),
+)
+def test_dose_is_linear_in_activity(tia: float, factor: float, mass: float) -> None:
+    assert absorbed_dose(tia * factor, mass).absorbed_dose_gy == pytest.approx(
+        factor * absorbed_dose(tia, mass).absorbed_dose_gy, rel=1e-9, abs=1e-300
+    )
+
+
+def test_mass_must_be_positive() -> None:
+    with pytest.raises(BadInputError, match="--mass-g"):
+        absorbed_dose(100, 0)
+
+
+@given(teff=st.floats(min_value=5, max_value=150), factor=st.sampled_from([1.0, 2.0]))
+def test_haenscheid_exact_at_one_and_two_half_lives(teff: float, factor: float) -> None:
+    lam = math.log(2) / teff
+    time_h = factor * teff
+    result = estimate(
+        activity_mbq=100 * math.exp(-lam * time_h), time_h=time_h, method="haenscheid"
+    )
+    assert result.tia_mbq_h == pytest.approx(100 / lam, rel=1e-9)
+    assert haenscheid_ratio(time_h, teff) == pytest.approx(1.0)
+
+
+@given(teff=st.floats(min_value=5, max_value=150), time_h=st.floats(min_value=1, max_value=200))
+def test_madsen_exact_with_the_true_half_life(teff: float, time_h: float) -> None:
+    lam = math.log(2) / teff
+    result = estimate(
+        activity_mbq=100 * math.exp(-lam * time_h), time_h=time_h, method="madsen", teff_h=teff
+    )
+    assert result.tia_mbq_h == pytest.approx(100 / lam, rel=1e-9)
+
+
+def test_stp_warns_outside_the_accurate_window() -> None:
+    early = estimate(activity_mbq=50, time_h=4, method="haenscheid", region="kidneys")
+    assert any("10 %" in w for w in early.warnings)
+    marrow = estimate(activity_mbq=5, time_h=48, method="madsen", region="bone_marrow")
+    assert any("least reliable" in w for w in marrow.warnings)
+
+
+def _g_by_quadrature(amplitudes: list[float], lambdas: list[float], repair_h: float) -> float:
+    mu = math.log(2) / repair_h
+    ts = np.linspace(0, 1500, 6001)
+    rate = np.zeros_like(ts)
+    for a, lam in zip(amplitudes, lambdas, strict=True):
+        rate += a * np.exp(-lam * ts)
+    inner = np.zeros_like(ts)
+    step = ts[1] - ts[0]
+    for i in range(1, len(ts)):  # ∫₀ᵗ Ḋ(s) e^{−μ(t−s)} ds by recursion
+        inner[i] = inner[i - 1] * math.exp(-mu * step) + step / 2 * (
+            rate[i] + rate[i - 1] * math.exp(-mu * step)
+        )
+    dose = float(np.trapezoid(rate, ts))
+    return float(2 * np.trapezoid(rate * inner, ts) / dose**2)
+
+
+@pytest.mark.parametrize(
+    ("amplitudes", "lambdas"),
+    [([0.1], [0.0173]), ([0.05, 0.08], [0.3, 0.015]), ([0.2, -0.2], [0.015, 0.8])],
+)
+def test_lea_catcheside_against_quadrature(amplitudes: list[float], lambdas: list[float]) -> None:
+    assert lea_catcheside_g(amplitudes, lambdas, 2.8) == pytest.approx(
+        _g_by_quadrature(amplitudes, lambdas, 2.8), rel=5e-3
+    )
+
+
+def test_bed_mono_closed_form() -> None:
+    # BED = D (1 + D/(α/β) · λ/(λ + μ)), Dale 1985.
+    lam, mu = math.log(2) / 40, math.log(2) / 2.8
+    assert bed_mono(10, 40) == pytest.approx(10 * (1 + 10 / 2.6 * lam / (lam + mu)))
+    assert bed_from_rates([10 * lam], [lam]) == pytest.approx(bed_mono(10, 40))
+
+
+@given(dose=st.floats(min_value=0.01, max_value=50), teff=st.floats(min_value=1, max_value=500))
+def test_bed_at_least_dose(dose: float, teff: float) -> None:
+    assert bed_mono(dose, teff) >= dose
+
+
+def test_vision_population_matches_the_guideline() -> None:
+    estimates = {e.organ: e for e in course_estimates([7.4] * 6)}
+    # Guideline, Dosimetry: cumulative kidneys 19 ± 7.3 Gy, red marrow 1.5 ± 0.9 Gy.
+    assert estimates["kidneys"].cumulative_gy == pytest.approx(19, abs=0.5)
+    assert estimates["kidneys"].cumulative_sd_gy == pytest.approx(7.3, abs=0.3)
+    assert estimates["red_marrow"].cumulative_gy == pytest.approx(1.5, abs=0.1)
+    assert estimates["red_marrow"].cumulative_sd_gy == pytest.approx(0.9, abs=0.05)
+    assert estimates["lacrimal_glands"].per_cycle_gy[0] == pytest.approx(2.1 * 7.4)
+
+
+def test_plan_cycles() -> None:
+    plan = plan_cycles(organ="kidneys", gy_per_gbq=0.43, activity_gbq=7.4, teff_h=40, target_gy=5)
+    assert plan.cycles_within_absorbed_limit == math.floor(23 / (0.43 * 7.4))
+    assert plan.bed_per_cycle_gy == pytest.approx(bed_mono(0.43 * 7.4, 40))
+    assert plan.bed_per_cycle_gy is not None
+    assert plan.cycles_within_bed_limit == math.floor(40 / plan.bed_per_cycle_gy)
+    assert plan.activity_for_target_gbq == pytest.approx(5 / 0.43)
+    risky = plan_cycles(
+        organ="kidneys", gy_per_gbq=0.43, activity_gbq=7.4, teff_h=40, risk_factors=True
+    )
+    assert risky.bed_limit is not None
+    assert risky.bed_limit.limit_gy == 28
+    marrow = plan_cycles(
+        organ="red_marrow", gy_per_gbq=0.035, activity_gbq=7.4, already_absorbed_gy=1.0
+    )
+    assert marrow.cycles_within_absorbed_limit == math.floor(1.0 / (0.035 * 7.4))
