@@ -76,3 +76,27 @@ def test_dose_tac_bad_input(
     assert out == ""
     assert needle in err
     assert "Traceback" not in err
+
+
+def test_dose_bed_sums_cycles_and_checks_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    from lutetia.dosimetry.bed import bed_mono
+
+    doc = run_json(
+        capsys, "dose", "bed", "--dose-gy", "3.2", "--dose-gy", "3.0", "--teff-h", "40",
+        "--organ", "kidneys", "--risk-factors",
+    )  # fmt: skip
+    assert doc["bed_gy"] == pytest.approx(bed_mono(3.2, 40) + bed_mono(3.0, 40))
+    assert doc["dose_gy"] == pytest.approx(6.2)
+    assert {item["limit_gy"] for item in doc["limits"]} == {23.0, 28.0}
+    assert all(item["within"] for item in doc["limits"])
+
+
+def test_dose_population_and_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    population = run_json(capsys, "dose", "population", "--activity-gbq", "7.4", "--cycles", "6")
+    kidneys = next(o for o in population["organs"] if o["organ"] == "kidneys")
+    assert kidneys["cumulative_gy"] == pytest.approx(0.43 * 44.4)
+    plan = run_json(
+        capsys, "dose", "plan", "--gy-per-gbq", "0.43", "--teff-h", "40", "--target-gy", "4"
+    )
+    assert plan["cycles_within_absorbed_limit"] == 7
+    assert plan["activity_for_target_gbq"] == pytest.approx(4 / 0.43)

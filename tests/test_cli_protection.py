@@ -129,3 +129,25 @@ def test_letter_pdf_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     ):
         assert needle in text, needle
     assert "<html" in html.read_text()[:200].lower()
+
+
+def test_release_profile_values_are_configurable(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["release", "--administered-at", "2026-03-03T10:00+01:00", "--administered-gbq", "7.4"]
+    default = run_json(capsys, *base, "--profile", "us-nrc")
+    strict = run_json(capsys, *base, "--profile", "us-nrc", "--dose-limit-msv", "0.05")
+    assert default["discharge_after_h"] == 0.0
+    assert strict["discharge_after_h"] > 0.0
+    assert "0.05 mSv" in strict["discharge"]["criterion"]
+    far = run_json(capsys, *base, "--threshold-usv-h", "3.5", "--threshold-distance-m", "2")
+    near = run_json(capsys, *base, "--threshold-usv-h", "3.5")
+    assert far["discharge_after_h"] < near["discharge_after_h"]
+
+
+def test_draw_reports_failed_product_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        capsys, "activity", "draw", "--vial-gbq", "7.4", "--vial-ml", "10",
+        "--calibrated-at", "2026-03-03T12:00Z", "--prescribed-gbq", "7.4",
+        "--inject-at", "2026-03-03T12:00Z", "--radiochemical-purity-percent", "95",
+        "--storage-temperature-c", "31",
+    )  # fmt: skip
+    assert len(doc["warnings"]) == 2

@@ -116,3 +116,18 @@ def test_json_output_contract() -> None:
     assert platelets["value"] == {"value": 60.0, "unit": "10*9/L"}
     assert platelets["threshold"] == {"value": 75, "unit": "10*9/L", "comparator": "<"}
     json.dumps(document)  # serialisable as is
+
+
+def test_contract_validator_rejects_a_broken_document() -> None:
+    from pydantic import ValidationError
+
+    from lutetia.cases.assessment import validate_assessment
+
+    document = run(EXAMPLES / "01-vision-eligible.json")
+    broken = {**document, "recommendation": "maybe"}
+    with pytest.raises(ValidationError):
+        validate_assessment(broken)
+    finding = dict(document["findings"][0])
+    del finding["threshold"]
+    with pytest.raises(ValidationError):
+        validate_assessment({**document, "findings": [finding]})

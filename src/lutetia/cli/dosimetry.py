@@ -46,11 +46,20 @@ def register(commands: Any) -> None:
     stp.add_argument("--json", action="store_true", help="print one JSON object")
     stp.set_defaults(handler=run_stp)
 
-    bed = which.add_parser("bed", help="biologically effective dose (mono-exponential kinetics)")
-    bed.add_argument("--dose-gy", type=finite, required=True)
+    bed = which.add_parser(
+        "bed", help="biologically effective dose (mono-exponential kinetics); cycles add up"
+    )
+    bed.add_argument(
+        "--dose-gy", type=finite, required=True, action="append",
+        help="absorbed dose of a cycle (repeat for each cycle)",
+    )  # fmt: skip
     bed.add_argument("--teff-h", type=finite, required=True)
     bed.add_argument("--alpha-beta-gy", type=finite, default=2.6)
     bed.add_argument("--repair-h", type=finite, default=2.8)
+    bed.add_argument(
+        "--organ", choices=("kidneys", "red_marrow"), help="compare the totals with its limits"
+    )
+    bed.add_argument("--risk-factors", action="store_true", help="kidney BED limit 28 Gy")
     bed.add_argument("--json", action="store_true", help="print one JSON object")
     bed.set_defaults(handler=run_bed)
 
@@ -209,24 +218,55 @@ def run_stp(args: argparse.Namespace) -> int:
 
 
 def run_bed(args: argparse.Namespace) -> int:
-    """BED for mono-exponential kinetics."""
-    from lutetia.dosimetry.bed import bed_mono
+    """BED for mono-exponential kinetics, summed over cycles and compared with limits."""
+    from lutetia.dosimetry.bed import LIMITS, bed_mono
 
-    value = bed_mono(args.dose_gy, args.teff_h, alpha_beta_gy=args.alpha_beta_gy,
-                     repair_h=args.repair_h)  # fmt: skip
+    per_cycle = [
+        bed_mono(d, args.teff_h, alpha_beta_gy=args.alpha_beta_gy, repair_h=args.repair_h)
+        for d in args.dose_gy
+    ]
+    total_dose = sum(args.dose_gy)
+    total_bed = sum(per_cycle)
+    limits = []
+    if args.organ == "kidneys":
+        keys = ["kidneys_absorbed", "kidneys_bed_risk" if args.risk_factors else "kidneys_bed"]
+    elif args.organ == "red_marrow":
+        keys = ["red_marrow_absorbed"]
+    else:
+        keys = []
+    for key in keys:
+        limit = LIMITS[key]
+        value = total_bed if limit.quantity == "BED" else total_dose
+        limits.append(
+            {
+                "quantity": limit.quantity,
+                "limit_gy": limit.limit_gy,
+                "value_gy": value,
+                "within": value <= limit.limit_gy,
+                "source": limit.source,
+            }
+        )
     document = {
-        "bed_gy": value,
-        "dose_gy": args.dose_gy,
+        "bed_gy": total_bed,
+        "per_cycle_bed_gy": per_cycle,
+        "dose_gy": total_dose,
         "teff_h": args.teff_h,
         "alpha_beta_gy": args.alpha_beta_gy,
         "repair_h": args.repair_h,
+        "limits": limits,
     }
     if args.json:
         emit_json(document)
-    else:
+        return 0
+    print(
+        f"BED {total_bed:.4g} Gy from {len(per_cycle)} cycle(s), absorbed dose {total_dose:.4g} Gy "
+        f"(T_eff {args.teff_h:g} h, α/β {args.alpha_beta_gy:g} Gy, T_rep {args.repair_h:g} h)"
+    )
+    for item in limits:
+        verdict = "within" if item["within"] else "EXCEEDS"
         print(
-            f"BED {value:.4g} Gy (D {args.dose_gy:g} Gy, T_eff {args.teff_h:g} h, "
-            f"α/β {args.alpha_beta_gy:g} Gy, T_rep {args.repair_h:g} h)"
+            f"  {item['quantity']} {item['value_gy']:.3g} Gy {verdict} {item['limit_gy']:g} Gy "
+            f"({item['source']})"
         )
     return 0
 

@@ -42,6 +42,8 @@ def register(commands: Any) -> None:
     draw.add_argument("--calibrated-at", required=True, metavar="T0")
     draw.add_argument("--prescribed-gbq", type=finite, required=True)
     draw.add_argument("--inject-at", required=True, metavar="T1")
+    draw.add_argument("--radiochemical-purity-percent", type=finite, help="QC result (≥ 97 %%)")
+    draw.add_argument("--storage-temperature-c", type=finite, help="storage temperature (< 30 °C)")
     draw.add_argument("--json", action="store_true", help="print one JSON object")
     draw.set_defaults(handler=run_draw)
 
@@ -65,6 +67,9 @@ def register(commands: Any) -> None:
     letter.add_argument("--distance-m", type=finite, default=1.0)
     letter.add_argument("--profile", choices=("eu-dose-rate", "us-nrc"), default="eu-dose-rate")
     letter.add_argument("--threshold-usv-h", type=finite)
+    letter.add_argument("--threshold-distance-m", type=finite, default=1.0)
+    letter.add_argument("--dose-limit-msv", type=finite)
+    letter.add_argument("--occupancy", type=finite)
     letter.add_argument("--treatments-per-year", type=finite, default=4.0)
     letter.add_argument("--html", metavar="FILE")
     letter.add_argument("--pdf", metavar="FILE")
@@ -88,9 +93,19 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
         help="without --dose-rate: population estimate for this activity (Kurth et al. 2018)",
     )
     parser.add_argument(
-        "--threshold-usv-h", type=finite, help="discharge threshold at 1 m (overrides --profile)"
+        "--threshold-usv-h", type=finite, help="discharge dose-rate threshold (overrides --profile)"
     )
+    parser.add_argument(
+        "--threshold-distance-m", type=finite, default=1.0,
+        help="distance at which --threshold-usv-h applies (default 1 m)",
+    )  # fmt: skip
     parser.add_argument("--profile", choices=("eu-dose-rate", "us-nrc"), default="eu-dose-rate")
+    parser.add_argument(
+        "--dose-limit-msv", type=finite, help="us-nrc: dose limit to others (default 5 mSv)"
+    )
+    parser.add_argument(
+        "--occupancy", type=finite, help="us-nrc: occupancy factor at 1 m (default 0.25)"
+    )
     parser.add_argument("--treatments-per-year", type=finite, default=4.0)
 
 
@@ -146,11 +161,18 @@ def run_draw(args: argparse.Namespace) -> int:
         prescribed_gbq=args.prescribed_gbq,
         inject_at=parse_aware(args.inject_at, option="--inject-at"),
     )
-    document = {
+    from lutetia.protection.activity import product_checks
+
+    qc = product_checks(
+        radiochemical_purity_percent=args.radiochemical_purity_percent,
+        storage_temperature_c=args.storage_temperature_c,
+    )
+    warnings = [*result.warnings, *qc]
+    document: dict[str, Any] = {
         "volume_ml": result.volume_ml,
         "concentration_mbq_per_ml": result.concentration_mbq_per_ml,
         "vial_activity_at_injection_gbq": result.vial_activity_at_injection_gbq,
-        "warnings": list(result.warnings),
+        "warnings": warnings,
     }
     if args.json:
         emit_json(document)
@@ -159,7 +181,7 @@ def run_draw(args: argparse.Namespace) -> int:
             f"Draw {result.volume_ml:.3f} mL ({result.concentration_mbq_per_ml:.1f} MBq/mL at "
             f"injection) for {args.prescribed_gbq:g} GBq"
         )
-        for warning in result.warnings:
+        for warning in warnings:
             print(f"  WARNING: {warning}")
     return 0
 
@@ -169,7 +191,6 @@ def release_document(args: argparse.Namespace, administered_at: datetime) -> dic
     from lutetia.protection.clearance import fit_clearance, population_clearance
     from lutetia.protection.release import (
         PROFILES,
-        custom_threshold,
         discharge,
         dose_to_others_msv,
         restrictions,
@@ -183,11 +204,7 @@ def release_document(args: argparse.Namespace, administered_at: datetime) -> dic
         raise BadInputError(
             "--dose-rate", "give measured dose rates, or --administered-gbq for an estimate"
         )
-    profile = (
-        custom_threshold(args.threshold_usv_h)
-        if args.threshold_usv_h is not None
-        else PROFILES[args.profile]
-    )
+    profile = configured_profile(args)
     result = discharge(clearance, profile)
     us = discharge(clearance, PROFILES["us-nrc"])
     rows = restrictions(clearance, administered_at, treatments_per_year=args.treatments_per_year)
@@ -233,6 +250,31 @@ def release_document(args: argparse.Namespace, administered_at: datetime) -> dic
         "restrictions_source": "Cormack J, Shearer J, Phys Med Biol 1998;43:501-516 contact "
         "patterns and constraints, computed with glowgreen",
     }
+
+
+def configured_profile(args: argparse.Namespace) -> Any:
+    """The release profile with the command line's overrides applied."""
+    from dataclasses import replace
+
+    from lutetia.protection.release import PROFILES, custom_threshold
+
+    if args.threshold_usv_h is not None:
+        return custom_threshold(args.threshold_usv_h, args.threshold_distance_m)
+    profile = PROFILES[args.profile]
+    limit = getattr(args, "dose_limit_msv", None)
+    occupancy = getattr(args, "occupancy", None)
+    for option, value in (("--dose-limit-msv", limit), ("--occupancy", occupancy)):
+        if value is not None and not value > 0:
+            raise BadInputError(option, "must be positive")
+    if limit is not None:
+        profile = replace(
+            profile, dose_limit_msv=limit, source=f"{profile.source}; limit set to {limit:g} mSv"
+        )
+    if occupancy is not None:
+        profile = replace(
+            profile, occupancy=occupancy, source=f"{profile.source}; occupancy set to {occupancy:g}"
+        )
+    return profile
 
 
 def _after(start: datetime, hours: float) -> str:
@@ -284,7 +326,7 @@ def run_letter(args: argparse.Namespace) -> int:
     from lutetia.cases.model import day_of
     from lutetia.nuclides import nuclide
     from lutetia.protection.clearance import fit_clearance, population_clearance
-    from lutetia.protection.release import PROFILES, custom_threshold, discharge, restrictions
+    from lutetia.protection.release import discharge, restrictions
     from lutetia.reports.letter import LetterData, render_html, write_pdf
 
     if not args.html and not args.pdf:
@@ -315,11 +357,7 @@ def run_letter(args: argparse.Namespace) -> int:
         if args.dose_rate
         else population_clearance(administered)
     )
-    profile = (
-        custom_threshold(args.threshold_usv_h)
-        if args.threshold_usv_h is not None
-        else PROFILES[args.profile]
-    )
+    profile = configured_profile(args)
     deviation = (
         100 * (administered - args.prescribed_gbq) / args.prescribed_gbq
         if args.prescribed_gbq

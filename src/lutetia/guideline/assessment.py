@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lutetia import GUIDELINE, __version__
+from lutetia.cases.assessment import validate_assessment, validate_next_cycle
 from lutetia.cases.model import Case
 from lutetia.guideline.catalogue import CATALOGUE_VERSION, RULES
 from lutetia.guideline.course import CourseResult
@@ -17,7 +18,7 @@ def assessment_document(case: Case, result: SelectionResult) -> dict[str, Any]:
     """The assessment as JSON-ready data: the contract's keys, then Lutetia's additions."""
     indication = result.indication
     rule = RULES[indication.code]
-    return {
+    document = {
         "schema": ASSESSMENT_SCHEMA,
         "guideline": GUIDELINE,
         "recommendation": result.recommendation,
@@ -34,6 +35,7 @@ def assessment_document(case: Case, result: SelectionResult) -> dict[str, Any]:
         "as_of": case.as_of.isoformat(),
         "reference_date": result.reference_date.isoformat(),
     }
+    return validate_assessment(document)
 
 
 def course_document(case: Case, result: CourseResult) -> dict[str, Any]:
@@ -48,4 +50,4 @@ def course_document(case: Case, result: CourseResult) -> dict[str, Any]:
     document["next_cycle"] = result.next_cycle
     document["planned_date"] = result.planned_date.isoformat()
     document["planned_activity_gbq"] = result.planned_activity_gbq
-    return document
+    return validate_next_cycle(document)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lutetia import GUIDELINE, __version__
+from lutetia import GUIDELINE, __version__, units
 from lutetia.cases.model import Case, day_of
 from lutetia.errors import BadInputError
 from lutetia.guideline.schedule import Event, schedule
@@ -68,6 +68,52 @@ def follow_up_after(case: Case, moment: datetime) -> list[Event]:
     return [e for e in schedule(case) if e.date > day_of(moment)]
 
 
+#: Patient instructions, each with the guideline section it comes from.
+AFTERCARE: tuple[tuple[str, str], ...] = (
+    (
+        "Drink plenty of fluids during the first 3–4 days and keep drinking a lot for 1–2 "
+        "weeks; void frequently during the first 6–10 hours.",
+        "Process of treatment procedure, items 4 and 7",
+    ),
+    (
+        "Sit to urinate, flush twice and wash your hands; wash clothes soiled with urine "
+        "separately; avoid prolonged close contact with pregnant women and infants.",
+        "Process of treatment procedure, item 8",
+    ),
+    (
+        "Use contraception during and for 3 months after therapy.",
+        "Contra-indications, C5",
+    ),
+    ("Continue androgen deprivation therapy.", "Process of treatment procedure, item 1"),
+    (
+        "Pain may flare during the first week; steroids or anti-inflammatory drugs help.",
+        "Management of side effects, item 9",
+    ),
+    (
+        "A dry mouth can be eased with water, sprays or xylitol lozenges.",
+        "Management of side effects, item 7",
+    ),
+)
+
+
+def aftercare(case: Case) -> list[tuple[str, str]]:
+    """The instructions for this patient: the general ones plus those the case calls for."""
+    lines = list(AFTERCARE)
+    if case.diagnosis.brain_metastases or case.conditions.swelling_risk_metastases:
+        lines.append(
+            (
+                "Take the corticosteroids as prescribed, before and for several days after "
+                "therapy (metastases at risk of swelling).",
+                "Process of treatment procedure, item 5",
+            )
+        )
+    if case.conditions.superscan:
+        lines.append(
+            ("Blood counts will be checked closely.", "Contra-indications, Table 1, footnote a")
+        )
+    return lines
+
+
 def render_html(data: LetterData) -> str:
     """The letter as a standalone HTML document."""
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -101,14 +147,6 @@ def render_html(data: LetterData) -> str:
         )
     discharge_at = data.injected_at.timestamp() + 3600 * data.discharge.after_h
     discharge_moment = datetime.fromtimestamp(discharge_at, tz=data.injected_at.tzinfo)
-    extra = []
-    if case.diagnosis.brain_metastases or case.conditions.swelling_risk_metastases:
-        extra.append(
-            "Corticosteroids as prescribed before and for several days after therapy "
-            "(mandatory with cerebral, spinal or other metastases at risk of swelling)."
-        )
-    if case.conditions.superscan:
-        extra.append("Close blood-count monitoring (Table 1, footnote a).")
     context: dict[str, Any] = {
         "guideline": GUIDELINE,
         "version": __version__,
@@ -120,7 +158,8 @@ def render_html(data: LetterData) -> str:
         "half_life_d": data.half_life_h / 24,
         "radiopharmaceutical": RADIOPHARMACEUTICALS.get(name.replace(" ", "").lower(), name),
         "administered_gbq": data.administered_gbq,
-        "administered_mci": data.administered_gbq / 0.037,
+        "administered_mbq": units.convert(data.administered_gbq, "GBq", "MBq", field="activity"),
+        "administered_mci": units.convert(data.administered_gbq, "GBq", "mCi", field="activity"),
         "prescribed_gbq": data.prescribed_gbq,
         "deviation_percent": data.deviation_percent,
         "activity_warnings": data.activity_warnings,
@@ -136,7 +175,7 @@ def render_html(data: LetterData) -> str:
         "treatments_per_year": f"{data.treatments_per_year:g}",
         "format_hours": _hours,
         "format_until": _until,
-        "extra_aftercare": extra,
+        "aftercare": aftercare(case),
         "next_appointment": (
             f"{next_event.date.isoformat()}: {next_event.description}"
             if next_event
