@@ -17,9 +17,22 @@ RUN := $(UV) run --frozen --no-sync
 setup: $(UV)
 	$(UV) sync --frozen
 
+# Until the clinic web application exists, the demo walks one patient through the
+# programme with the bundled examples and writes its documents to out/.
 demo: setup
-	@echo "== lutetia assess examples/cases/spec-example.json"
-	$(RUN) lutetia assess examples/cases/spec-example.json
+	@mkdir -p out
+	@echo "== 1. Patient selection: lutetia assess examples/cases/01-vision-eligible.json"
+	$(RUN) lutetia assess examples/cases/01-vision-eligible.json
+	@echo; echo "== 2. Next cycle: lutetia next-cycle examples/cases/23-course-grade2-scheduled.json"
+	$(RUN) lutetia next-cycle examples/cases/23-course-grade2-scheduled.json
+	@echo; echo "== 3. Plan: lutetia schedule examples/cases/21-course-proceed.json --ics out/plan.ics"
+	$(RUN) lutetia schedule examples/cases/21-course-proceed.json --ics out/plan.ics
+	@echo; echo "== 4. Release after cycle 2 (dose rates at 1 m) and the discharge letter"
+	$(RUN) lutetia release --administered-at 2026-02-19T10:30+01:00 --dose-rate 2=25 --dose-rate 24=12 --dose-rate 48=8
+	$(RUN) lutetia letter examples/cases/21-course-proceed.json --injected-at 2026-02-19T10:30+01:00 --prescribed-gbq 7.4 --dose-rate 2=25 --dose-rate 24=12 --dose-rate 48=8 --html out/letter.html --pdf out/letter.pdf
+	@echo; echo "== 5. Kidney dosimetry: lutetia dose tac examples/tac/kidneys.csv --mass-g 300"
+	$(RUN) lutetia dose tac examples/tac/kidneys.csv --mass-g 300 --plot out/kidneys-tac.png
+	$(RUN) lutetia dose bed --dose-gy 2.07 --teff-h 42.4 --organ kidneys
 
 lint: setup
 	$(RUN) ruff check .

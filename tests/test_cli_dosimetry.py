@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lutetia.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli_json
 
 KIDNEYS = ROOT / "examples" / "tac" / "kidneys.csv"
 
 
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    status = main([*argv, "--json"])
-    out, err = capsys.readouterr()
-    assert status == 0, err
-    document: dict[str, Any] = json.loads(out)
-    return document
+run_json = run_cli_json
 
 
 @pytest.mark.parametrize("model", ["auto", "mono", "bi", "uptake_washout", "trapezoid"])

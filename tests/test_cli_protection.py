@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lutetia.cli import main
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, run_cli_json
 
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    status = main([*argv, "--json"])
-    out, err = capsys.readouterr()
-    assert status == 0, err
-    document: dict[str, Any] = json.loads(out)
-    return document
+run_json = run_cli_json
 
 
 def test_activity_administered_keys(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from lutetia.errors import BadInputError
 
@@ -47,26 +47,7 @@ Analyte = Literal[
     "testosterone",
 ]
 
-ANALYTES: Final[tuple[Analyte, ...]] = (
-    "hemoglobin",
-    "wbc",
-    "anc",
-    "lymphocytes",
-    "platelets",
-    "creatinine",
-    "egfr",
-    "gfr_measured",
-    "creatinine_clearance",
-    "ast",
-    "alt",
-    "bilirubin",
-    "albumin",
-    "alp",
-    "ldh",
-    "psa",
-    "crp",
-    "testosterone",
-)
+ANALYTES: Final[tuple[Analyte, ...]] = get_args(Analyte)
 
 #: The unit (UCUM) in which Lutetia holds each analyte internally, chosen to
 #: match the unit of the thresholds that apply to it (CTCAE v5.0 writes
