@@ -27,7 +27,7 @@ KIND_TITLES: dict[str, str] = {
     "response": "Response",
 }
 EFFECT_MARK = {"excludes": "✖", "insufficient": "?", "consider": "!", "informs": "·"}
-UNIT_TEXT = {"10*9/L": "×10⁹/L", "mL/min/{1.73_m2}": "mL/min/1.73 m²", "1": ""}
+UNIT_TEXT = {"10*9/L": "×10⁹/L", "mL/min/{1.73_m2}": "mL/min/1.73 m²", "1": "", "{grade}": ""}
 
 
 def _quantity(document: dict[str, Any] | None) -> str:
