@@ -204,3 +204,13 @@ def test_next_cycle_report(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "DECISION: POSTPONE cycle 3: not before 2026-04-16" in out
     assert "Management of side effects, 1" in out
+
+
+def test_consent_lead_is_configurable(capsys: pytest.CaptureFixture[str]) -> None:
+    # Consent signed 15.5 h before cycle 1: too late with 24 h, fine where the law asks 12 h.
+    path = str(EXAMPLES / "34-first-cycle-late-consent.json")
+    assert main(["next-cycle", path, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "postpone"
+    assert main(["next-cycle", path, "--json", "--consent-lead-h", "12"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "consent.missing" not in {f["code"] for f in document["findings"]}

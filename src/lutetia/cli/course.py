@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from lutetia.cli.output import emit_json
+from lutetia.cli.selection import add_consent_option
 
 
 def register(commands: Any) -> None:
@@ -16,6 +17,7 @@ def register(commands: Any) -> None:
     )
     nxt.add_argument("case", metavar="CASE", help="case file (.json, .yaml or .yml)")
     nxt.add_argument("--json", action="store_true", help="print one JSON object")
+    add_consent_option(nxt)
     nxt.set_defaults(handler=run_next_cycle)
 
     schedule = commands.add_parser(
@@ -31,11 +33,12 @@ def run_next_cycle(args: argparse.Namespace) -> int:
     """Decide the next cycle."""
     from lutetia.cases.io import load_case
     from lutetia.guideline.assessment import course_document
+    from lutetia.guideline.context import Settings
     from lutetia.guideline.course import next_cycle
     from lutetia.reports.text import course_report
 
     case = load_case(args.case)
-    document = course_document(case, next_cycle(case))
+    document = course_document(case, next_cycle(case, Settings(args.consent_lead_h)))
     if args.json:
         emit_json(document)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lutetia.cli.output import emit_json
+from lutetia.cli.output import emit_json, finite
 
 
 def register(commands: Any) -> None:
@@ -18,6 +18,7 @@ def register(commands: Any) -> None:
     )
     assess.add_argument("case", metavar="CASE", help="case file (.json, .yaml or .yml)")
     assess.add_argument("--json", action="store_true", help="print one JSON object")
+    add_consent_option(assess)
     assess.set_defaults(handler=run_assess)
 
     rules = commands.add_parser("rules", help="the rule catalogue: code, section, strength, text")
@@ -28,15 +29,26 @@ def register(commands: Any) -> None:
     rules.set_defaults(handler=run_rules)
 
 
+def add_consent_option(parser: argparse.ArgumentParser) -> None:
+    """``--consent-lead-h``: hours between written consent and cycle 1 (national law)."""
+    parser.add_argument(
+        "--consent-lead-h",
+        type=finite,
+        default=24.0,
+        help="hours written consent must precede the first cycle (default 24; national law)",
+    )
+
+
 def run_assess(args: argparse.Namespace) -> int:
     """Assess one case file."""
     from lutetia.cases.io import load_case
     from lutetia.guideline.assessment import assessment_document
+    from lutetia.guideline.context import Settings
     from lutetia.guideline.selection import assess
     from lutetia.reports.text import assessment_report
 
     case = load_case(args.case)
-    document = assessment_document(case, assess(case))
+    document = assessment_document(case, assess(case, Settings(args.consent_lead_h)))
     if args.json:
         emit_json(document)
     else:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from lutetia.cases.model import Case, Lab, day_of
 from lutetia.clinical.renal import egfr_ckd_epi_2021
+from lutetia.errors import BadInputError
 from lutetia.units import Analyte
 
 
@@ -61,11 +62,25 @@ class Gfr:
     note: str
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Site settings the guideline leaves to national legislation."""
+
+    #: Written consent must precede the first cycle by this many hours (Process item 1:
+    #: "24 h in advance of first cycle depending on national legislation").
+    consent_lead_h: float = 24.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.consent_lead_h <= 24 * 30:
+            raise BadInputError("--consent-lead-h", f"{self.consent_lead_h!r} is outside 0-720 h")
+
+
 class Context:
     """A case with its derived quantities, computed on first use."""
 
-    def __init__(self, case: Case) -> None:
+    def __init__(self, case: Case, settings: Settings | None = None) -> None:
         self.case = case
+        self.settings = settings or Settings()
         course = case.course
         planned = course.planned_date if course is not None else None
         self.reference_date: date = day_of(planned) if planned is not None else case.as_of

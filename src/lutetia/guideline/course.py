@@ -18,6 +18,7 @@ and 11, with the decision rules of spec/case-format.md:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,7 +29,7 @@ from lutetia.clinical.ctcae import grade
 from lutetia.clinical.psa import PsaValue, pcwg3
 from lutetia.clinical.renal import egfr_ckd_epi_2021
 from lutetia.guideline.catalogue import Rule, finding, register
-from lutetia.guideline.context import Context, LabView
+from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Decision, Finding, Quantity, Threshold
 from lutetia.guideline.selection import (
     LABEL,
@@ -795,18 +796,19 @@ def consent(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             decision="postpone",
             details={"earliest": plan.planned.isoformat()},
         )
-    elif not consent_ok(signed, plan.planned_moment):
+    elif not consent_ok(signed, plan.planned_moment, ctx.settings.consent_lead_h):
+        lead = ctx.settings.consent_lead_h
         earliest: date | datetime = (
-            signed + timedelta(hours=24)
+            signed + timedelta(hours=lead)
             if isinstance(signed, datetime)
-            else signed + timedelta(days=1)
+            else signed + timedelta(days=math.ceil(lead / 24))
         )
         yield finding(
             "consent.missing",
-            f"Consent signed {signed.isoformat()} is less than 24 h before the first cycle "
+            f"Consent signed {signed.isoformat()} is less than {lead:g} h before the first cycle "
             f"({plan.planned_moment.isoformat()}): the earliest time is {earliest.isoformat()}.",
             value=Quantity(signed.isoformat()),
-            threshold=Threshold(24, "h", "<"),
+            threshold=Threshold(lead, "h", "<"),
             decision="postpone",
             details={"earliest": earliest.isoformat()},
         )
@@ -815,11 +817,11 @@ def consent(ctx: Context, plan: _Plan) -> Iterator[Finding]:
 _REPLACED = ("labs.missing", "labs.stale", "consent.missing")
 
 
-def next_cycle(case: Case) -> CourseResult:
+def next_cycle(case: Case, settings: Settings | None = None) -> CourseResult:
     """Decide the next cycle of ``case``'s course."""
     plan = _plan(case)
-    selection = assess(case)
-    ctx = Context(case)
+    selection = assess(case, settings)
+    ctx = Context(case, settings)
     course_findings: list[Finding] = []
     individual = case.course is not None and case.course.individual_dosimetry
     over = len(plan.cycles) >= MAX_CYCLES and not individual

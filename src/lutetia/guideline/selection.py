@@ -13,6 +13,7 @@ factors inform and change nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,7 +22,7 @@ from typing import Literal
 from lutetia.cases.model import Case, Lesion, day_of
 from lutetia.clinical.psa import PsaValue, doubling_time
 from lutetia.guideline.catalogue import CUTOFFS, RULES, finding
-from lutetia.guideline.context import Context, LabView
+from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Finding, Quantity, Threshold
 from lutetia.units import Analyte
 
@@ -30,7 +31,6 @@ Recommendation = Literal["recommended", "consider", "not_recommended", "insuffic
 COUNT = "10*9/L"
 WASHOUT = timedelta(weeks=4)
 STALE_AFTER_DAYS = 5
-CONSENT_LEAD = timedelta(hours=24)
 CHEMOTHERAPY_CLASSES = ("taxane", "platinum", "chemotherapy")
 VISCERAL_SITES = ("liver", "lung", "visceral_other")
 REQUIRED_LABS: tuple[Analyte, ...] = (
@@ -830,15 +830,15 @@ def lab_panel(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def consent_ok(signed: date | datetime, first_cycle: date | datetime) -> bool:
-    """Whether consent was signed at least 24 h before the first cycle.
+def consent_ok(signed: date | datetime, first_cycle: date | datetime, lead_h: float = 24.0) -> bool:
+    """Whether consent was signed at least ``lead_h`` hours before the first cycle.
 
     With two datetimes the hours count; when either is a date, the comparison
-    is by calendar day (signed at least one day before).
+    is by calendar day (signed at least ⌈lead_h / 24⌉ days before).
     """
     if isinstance(signed, datetime) and isinstance(first_cycle, datetime):
-        return first_cycle - signed >= CONSENT_LEAD
-    return (day_of(first_cycle) - day_of(signed)).days >= 1
+        return first_cycle - signed >= timedelta(hours=lead_h)
+    return (day_of(first_cycle) - day_of(signed)).days >= math.ceil(lead_h / 24)
 
 
 @selection_rule
@@ -856,13 +856,14 @@ def procedure(ctx: Context) -> Iterator[Finding]:
             "depending on national legislation).",
             value=Quantity(None),
         )
-    elif first is not None and not consent_ok(signed, first):
+    elif first is not None and not consent_ok(signed, first, ctx.settings.consent_lead_h):
+        lead = ctx.settings.consent_lead_h
         yield finding(
             "consent.missing",
-            f"Consent signed {signed.isoformat()} is less than 24 h before the first cycle "
+            f"Consent signed {signed.isoformat()} is less than {lead:g} h before the first cycle "
             f"({first.isoformat()}).",
             value=Quantity(signed.isoformat()),
-            threshold=Threshold(24, "h", "<"),
+            threshold=Threshold(lead, "h", "<"),
         )
     adt = [t for t in case.treatments if t.treatment_class == "adt"]
     if adt and all(t.end is not None for t in adt):
@@ -963,9 +964,9 @@ def recommend(indication: Finding, findings: tuple[Finding, ...]) -> Recommendat
     return "recommended"
 
 
-def assess(case: Case) -> SelectionResult:
+def assess(case: Case, settings: Settings | None = None) -> SelectionResult:
     """Run every selection rule over ``case``."""
-    ctx = Context(case)
+    ctx = Context(case, settings)
     findings: list[Finding] = []
     for rule in SELECTION_RULES:
         findings.extend(rule(ctx))
