@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lutetia.cli.output import emit_json
+from lutetia.cli.output import emit_json, for_terminal
 from lutetia.cli.selection import add_consent_option
 
 
@@ -42,7 +42,7 @@ def run_next_cycle(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(document)
     else:
-        print(course_report(document))
+        print(for_terminal(course_report(document)))
     return 0
 
 

@@ -52,3 +52,27 @@ def finite(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(text)
     return value
+
+
+_COLOURS = {
+    "RECOMMENDED": "32", "PROCEED": "32",
+    "CONSIDER": "33", "REDUCE": "33", "POSTPONE": "33",
+    "NOT RECOMMENDED": "31", "DISCONTINUE": "31", "HOLD": "31",
+    "INSUFFICIENT DATA": "36", "COMPLETE": "36",
+}  # fmt: skip
+
+
+def for_terminal(report: str) -> str:
+    """Colour the decision line when writing to a terminal (honours NO_COLOR)."""
+    import os
+
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return report
+    lines = report.split("\n")
+    for i, line in enumerate(lines):
+        head, sep, rest = line.partition(": ")
+        if sep and head in ("RECOMMENDATION", "DECISION"):
+            word = max((w for w in _COLOURS if rest.startswith(w)), key=len, default=None)
+            if word:
+                lines[i] = f"\033[1m{head}: \033[{_COLOURS[word]}m{rest}\033[0m"
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lutetia.cli.output import emit_json, finite
+from lutetia.cli.output import emit_json, finite, for_terminal
 
 
 def register(commands: Any) -> None:
@@ -52,7 +52,7 @@ def run_assess(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(document)
     else:
-        print(assessment_report(document))
+        print(for_terminal(assessment_report(document)))
     return 0
 
 
