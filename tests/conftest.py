@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from lutetia.cli import main
+
+# Timing belongs in benchmarks/: the first example of a property test may build the UCUM
+# registry or import scipy, so a per-example deadline would only make the suite flaky.
+settings.register_profile("lutetia", deadline=None, print_blob=True)
+settings.load_profile("lutetia")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "cases"
