@@ -103,6 +103,7 @@ BAD: list[tuple[str, Mutation, str, str]] = [
         "not after",
     ),
     ("bad date", lambda d: d.update(as_of="02/03/2026"), "as_of", ""),
+    ("lln above uln", lambda d: d["labs"][4].update(lln=200), "labs[4].lln", "not below"),
 ]
 
 

@@ -179,6 +179,14 @@ class Lab(_Strict):
             raise ValueError(f"{value!r} is impossible: a lab value cannot be negative")
         return value
 
+    @field_validator("lln")
+    @classmethod
+    def _below_uln(cls, lln: float | None, info: ValidationInfo) -> float | None:
+        uln = info.data.get("uln")
+        if lln is not None and uln is not None and lln >= uln:
+            raise ValueError(f"lower limit {lln:g} is not below the upper limit {uln:g}")
+        return lln
+
     @field_validator("unit")
     @classmethod
     def _convertible(cls, unit: str, info: ValidationInfo) -> str:
