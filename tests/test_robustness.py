@@ -54,7 +54,7 @@ treatment = st.fixed_dictionaries(
         "end": days_before(900),
         "progressed": st.none() | st.booleans(),
         "large_field": st.booleans(),
-    },  # fmt: skip
+    },
 )
 lesion = st.fixed_dictionaries(
     {
@@ -82,11 +82,11 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
             "id": "fuzz",
             "birth_date": "1950-01-01",
             "sex": draw(st.sampled_from(["male", "female"])),
-        },  # fmt: skip
+        },
         "diagnosis": {
             "castration_resistant": draw(st.none() | st.booleans()),
             "metastatic": draw(st.none() | st.booleans()),
-        },  # fmt: skip
+        },
         "performance": {"ecog": draw(st.none() | st.integers(0, 4))},
         "treatments": draw(st.lists(treatment, max_size=5)),
         "taxane_options": {
