@@ -32,6 +32,7 @@ from lutetia.guideline.catalogue import Rule, finding, register
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Decision, Finding, Quantity, Threshold
 from lutetia.guideline.selection import (
+    GFR_FAILURE_ML_MIN,
     LABEL,
     REQUIRED_LABS,
     STALE_AFTER_DAYS,
@@ -428,13 +429,14 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     if plan.last is None:
         return
     gfr = ctx.gfr
-    if gfr is not None and gfr.day > day_of(plan.cycles[0].date) and gfr.value_ml_min < 30:
+    failure = GFR_FAILURE_ML_MIN
+    if gfr is not None and gfr.day > day_of(plan.cycles[0].date) and gfr.value_ml_min < failure:
         yield finding(
             "discontinue.gfr",
             f"GFR {show(gfr.value_ml_min, gfr.unit)} on {gfr.day.isoformat()} ({gfr.note}) "
             "is below 30 mL/min: discontinue RLT.",
             value=Quantity(gfr.value_ml_min, gfr.unit),
-            threshold=Threshold(30, gfr.unit, "<"),
+            threshold=Threshold(failure, gfr.unit, "<"),
         )
         return
     series = egfr_series(ctx)
@@ -453,7 +455,7 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         references.append((f"the value before cycle {plan.last.number}", before_last[-1]))
     for label, (ref_day, ref_value, _) in references:
         loss = 1 - current / ref_value
-        if loss > EGFR_LOSS and current > 30:
+        if loss > EGFR_LOSS and current > failure:
             yield finding(
                 "toxicity.egfr_loss",
                 f"eGFR {show(current, 'mL/min/{1.73_m2}')} on {current_day.isoformat()} ({how}) "

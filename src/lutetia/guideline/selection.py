@@ -44,6 +44,14 @@ LABEL: dict[str, str] = {
     "ast": "AST", "alt": "ALT", "bilirubin": "Bilirubin", "albumin": "Albumin", "alp": "ALP",
     "ldh": "LDH", "psa": "PSA", "crp": "CRP", "testosterone": "Testosterone",
 }  # fmt: skip
+#: Table 1, myelosuppression: WBC < 2.5/nL, ANC < 1.5/nL, platelets < 75/nL.
+MYELOSUPPRESSION: dict[Analyte, tuple[float, str]] = {
+    "wbc": (2.5, "WBC"),
+    "anc": (1.5, "ANC"),
+    "platelets": (75, "Platelets"),
+}
+#: GFR below which organ failure threatens (Table 1) and RLT is discontinued (side effects 6).
+GFR_FAILURE_ML_MIN = 30
 #: Lutetia's operational reading of "high tumour burden" (Process item 7).
 TUMOR_LYSIS_LESION_COUNT = 20
 TUMOR_LYSIS_LESION_MM = 50.0
@@ -348,12 +356,8 @@ def _superscan_note(ctx: Context) -> str:
 @selection_rule
 def myelosuppression(ctx: Context) -> Iterator[Finding]:
     """contraindication.myelosuppression.* (Table 1)."""
-    for analyte, limit, name in (
-        ("wbc", 2.5, "WBC"),
-        ("anc", 1.5, "ANC"),
-        ("platelets", 75, "Platelets"),
-    ):
-        view = ctx.latest(analyte)  # type: ignore[arg-type]
+    for analyte, (limit, name) in MYELOSUPPRESSION.items():
+        view = ctx.latest(analyte)
         if view is None or view.value >= limit:
             continue
         yield finding(
@@ -365,21 +369,17 @@ def myelosuppression(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _uln_ratio(view: LabView) -> float | None:
-    return None if view.uln is None else view.value / view.uln
-
-
 @selection_rule
 def organ_failure(ctx: Context) -> Iterator[Finding]:
     """contraindication.organ_failure.* (Table 1)."""
     gfr = ctx.gfr
-    if gfr is not None and gfr.value_ml_min < 30:
+    if gfr is not None and gfr.value_ml_min < GFR_FAILURE_ML_MIN:
         yield finding(
             "contraindication.organ_failure.gfr",
             f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is below 30 mL/min: risk of "
             "organ failure (relative contra-indication).",
             value=Quantity(gfr.value_ml_min, gfr.unit),
-            threshold=Threshold(30, gfr.unit, "<"),
+            threshold=Threshold(GFR_FAILURE_ML_MIN, gfr.unit, "<"),
             details={"gfr_source": gfr.source},
         )
     creatinine = ctx.latest("creatinine")
@@ -899,8 +899,8 @@ def procedure(ctx: Context) -> Iterator[Finding]:
         )
     myelosuppressed = [
         a
-        for a, limit in (("wbc", 2.5), ("anc", 1.5), ("platelets", 75.0))
-        if (view := ctx.latest(a)) is not None and view.value < limit  # type: ignore[arg-type]
+        for a, (limit, _) in MYELOSUPPRESSION.items()
+        if (view := ctx.latest(a)) is not None and view.value < limit
     ]
     if case.conditions.superscan or myelosuppressed:
         yield finding(
