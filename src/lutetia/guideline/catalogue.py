@@ -14,7 +14,9 @@ threshold or a cut-off changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final, Literal
 
 from lutetia.guideline.findings import (
@@ -63,6 +65,9 @@ _C = "Contra-indications, C (precautions for use)"
 _SEL = "Patient selection"
 _SURV = "Factors associated with survival"
 _PROC = "Process of treatment procedure"
+_MSE = "Management of side effects"
+_FU = "Follow-up"
+_PROC11 = "Process of treatment procedure, 11"
 
 #: Cut-offs for factors the guideline names without a value.
 CUTOFFS: Final[dict[str, Cutoff]] = {
@@ -569,20 +574,223 @@ _RULES: tuple[Rule, ...] = (
         "off-label use",
         effect="consider",
     ),
+    # Between cycles ("Management of side effects", "Follow-up", treatment regimen).
+    Rule(
+        "toxicity.hematologic_grade3_interim",
+        "toxicity",
+        f"{_MSE}, 1",
+        None,
+        "Grade 3–4 anemia, leukopenia, neutropenia or thrombocytopenia at an interim test: "
+        "postpone the next cycle by 2 weeks; cancel if no recovery",
+        "CTCAE grade >= 3",
+        decision="postpone",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.hematologic_grade2_scheduled",
+        "toxicity",
+        f"{_MSE}, 2",
+        None,
+        "Grade ≥ 2 hematological toxicity on the scheduled date: reduce by 20 % (grade 2) "
+        "or postpone 2 weeks (grade 3–4)",
+        "CTCAE grade >= 2",
+        decision="reduce",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.egfr_loss",
+        "toxicity",
+        f"{_MSE}, 3",
+        None,
+        "Acute eGFR loss > 40 % (from baseline or since before the last cycle), still "
+        "> 30 mL/min: reduce activity by 20 %",
+        "> 40 % loss",
+        decision="reduce",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.nonhematologic_grade3",
+        "toxicity",
+        f"{_MSE}, 4",
+        None,
+        "Grade 3–4 non-hematological toxicity: hold until grade ≤ 2 or baseline",
+        "CTCAE grade >= 3",
+        decision="hold",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.skeletal_event",
+        "toxicity",
+        f"{_MSE}, 5",
+        None,
+        "Skeletal adverse event not yet adequately treated: hold",
+        decision="hold",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.gcsf_interval",
+        "toxicity",
+        f"{_MSE}, 1",
+        None,
+        "G-CSF less than 2 weeks before the injection: postpone",
+        "< 14 days",
+        decision="postpone",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.hematologic_other",
+        "toxicity",
+        f"{_MSE}, 1–2",
+        None,
+        "Hematological adverse event outside items 1–2's list (e.g. lymphocyte count "
+        "decreased): reported for physician review, not a non-hematological hold",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.term_unknown",
+        "toxicity",
+        _MSE,
+        None,
+        "Adverse-event term not in Lutetia's CTCAE v5.0 table: treated as non-hematological "
+        "(skeletal when it names a fracture or skeletal event); record the CTCAE term",
+        stage="course",
+    ),
+    Rule(
+        "discontinue.gfr",
+        "toxicity",
+        f"{_MSE}, 6; Contra-indications, C3",
+        None,
+        "GFR loss to < 30 mL/min: discontinue",
+        "< 30 mL/min",
+        decision="discontinue",
+        stage="course",
+    ),
+    Rule(
+        "discontinue.liver",
+        "toxicity",
+        f"{_MSE}, 6",
+        None,
+        "Unexpected liver toxicity (AST or ALT > 5 × ULN without liver metastases): discontinue",
+        "> 5 x ULN",
+        decision="discontinue",
+        stage="course",
+    ),
+    Rule(
+        "toxicity.liver_with_metastases",
+        "toxicity",
+        f"{_MSE}, 6",
+        None,
+        "AST or ALT > 5 × ULN with known liver metastases (not unexpected): hold, physician review",
+        "> 5 x ULN",
+        decision="hold",
+        stage="course",
+    ),
+    Rule(
+        "discontinue.unresolved_toxicity",
+        "toxicity",
+        f"{_MSE}, 6",
+        None,
+        "Life-threatening toxicity not resolved within 4 weeks: discontinue",
+        "> 28 days",
+        decision="discontinue",
+        stage="course",
+    ),
+    Rule(
+        "discontinue.unacceptable_toxicity",
+        "toxicity",
+        f"{_MSE}, 6",
+        None,
+        "Toxicity the patient considers unacceptable: discontinue",
+        decision="discontinue",
+        stage="course",
+    ),
+    Rule(
+        "regimen.max_cycles",
+        "regimen",
+        _PROC11,
+        None,
+        "6 cycles given: the course is complete (more only under individual dosimetry)",
+        ">= 6 cycles",
+        decision="complete",
+        stage="course",
+    ),
+    Rule(
+        "regimen.interval",
+        "regimen",
+        _PROC11,
+        None,
+        "Planned date outside 6 ± 1 weeks after the last cycle (4–10 weeks reported in practice)",
+        "35-49 days",
+        stage="course",
+    ),
+    Rule(
+        "regimen.activity_range",
+        "regimen",
+        _PROC11,
+        None,
+        "Planned activity above 9.3 GBq, or below 6.0 GBq without a 20 % reduction that "
+        "explains it (approved: 7.4 GBq)",
+        "6.0-9.3 GBq",
+        stage="course",
+    ),
+    Rule(
+        "followup.wellbeing_worse",
+        "followup",
+        f"{_FU}, 5",
+        None,
+        "Patient-reported well-being worse at the last visit: the key parameter for "
+        "continuing (physician review)",
+        stage="course",
+    ),
+    Rule(
+        "response.psa_progression",
+        "response",
+        f"{_FU}, 2",
+        None,
+        "From 2 weeks after the 2nd cycle, PSA > 25 % over nadir: restage with imaging",
+        "> 25 % over nadir",
+        stage="course",
+    ),
+    Rule(
+        "response.psa_flare_window",
+        "response",
+        f"{_FU}, 2",
+        None,
+        "PSA values before 2–3 weeks after the 2nd cycle may reflect flare or delayed response",
+        stage="course",
+    ),
+    Rule(
+        "response.pcwg3",
+        "response",
+        f"{_FU}, 2",
+        None,
+        "PCWG3 PSA response (≥ 50 % decline, confirmed ≥ 3 weeks later) and nadir",
+        ">= 50 % decline",
+        stage="course",
+    ),
 )
 
-RULES: Final[dict[str, Rule]] = {}
 
-
-def register(rules: tuple[Rule, ...]) -> None:
-    """Add rules to the catalogue (each code once)."""
+def _catalogue(rules: tuple[Rule, ...]) -> Mapping[str, Rule]:
+    """The read-only catalogue, by code; a code defined twice is a programming error."""
+    table: dict[str, Rule] = {}
     for rule in rules:
-        if rule.code in RULES:
-            raise ValueError(f"rule {rule.code} registered twice")
-        RULES[rule.code] = rule
+        if rule.code in table:
+            raise ValueError(f"rule {rule.code} defined twice")
+        table[rule.code] = rule
+    return MappingProxyType(table)
 
 
-register(_RULES)
+#: Every rule, selection and course alike, complete as soon as this module is imported
+#: (``lutetia rules`` lists it without importing the engines).
+RULES: Final[Mapping[str, Rule]] = _catalogue(_RULES)
+
+
+class _Unset:
+    """Marker: the caller did not choose a decision, so the rule's default applies."""
+
+
+_DEFAULT = _Unset()
 
 
 def finding(
@@ -592,14 +800,16 @@ def finding(
     value: Quantity | None = None,
     threshold: Threshold | None = None,
     effect: Effect | None = None,
-    decision: Decision | None = None,
+    decision: Decision | _Unset | None = _DEFAULT,
     details: dict[str, object] | None = None,
 ) -> Finding:
     """Build a finding of rule ``code``: section, kind and strength come from the catalogue.
 
     ``effect`` overrides the rule's default effect where the same rule can bear
     differently on a recommendation (``crpc.not_established`` when the data are
-    missing rather than contrary).
+    missing rather than contrary). ``decision`` overrides the rule's default
+    decision; ``decision=None`` says explicitly that this finding decides nothing
+    (a warning), which the rule's default must not turn back into a decision.
     """
     rule = RULES[code]
     return Finding(
@@ -611,6 +821,6 @@ def finding(
         value=value,
         threshold=threshold,
         effect=effect or rule.effect,
-        decision=decision or rule.decision,
+        decision=rule.decision if isinstance(decision, _Unset) else decision,
         details=dict(details or {}),
     )

@@ -12,7 +12,7 @@ either).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from typing import Literal
 
@@ -87,13 +87,24 @@ class Context:
 
     @cached_property
     def labs(self) -> dict[Analyte, list[LabView]]:
-        """Every result on or before the reference date, by analyte, oldest first."""
-        grouped: dict[Analyte, list[LabView]] = {}
+        """One result per analyte and day, on or before the reference date, oldest first.
+
+        Same-day duplicates follow one rule for every series, in both engines: the
+        case model accepts two results of an analyte on one day only when both carry
+        distinct times of day, and the later one is the result of that day.
+        """
+        latest: dict[tuple[Analyte, date], tuple[tuple[int, float], int]] = {}
         for index, lab in enumerate(self.case.labs):
-            if lab.day <= self.reference_date:
-                grouped.setdefault(lab.analyte, []).append(LabView.of(lab, index))
-        for views in grouped.values():
-            views.sort(key=lambda v: v.day)
+            if lab.day > self.reference_date:
+                continue
+            moment = lab.date
+            order = (1, moment.timestamp()) if isinstance(moment, datetime) else (0, 0.0)
+            key = (lab.analyte, lab.day)
+            if key not in latest or order >= latest[key][0]:
+                latest[key] = (order, index)
+        grouped: dict[Analyte, list[LabView]] = {}
+        for (analyte, _), (_, index) in sorted(latest.items(), key=lambda item: item[0][1]):
+            grouped.setdefault(analyte, []).append(LabView.of(self.case.labs[index], index))
         return grouped
 
     def latest(self, analyte: Analyte) -> LabView | None:

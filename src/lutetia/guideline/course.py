@@ -26,242 +26,62 @@ from typing import Final
 
 from lutetia.cases.model import AdverseEvent, Case, Cycle, day_of
 from lutetia.clinical.ctcae import grade
+from lutetia.clinical.ctcae_terms import Term, lookup
 from lutetia.clinical.psa import PsaValue, pcwg3
 from lutetia.clinical.renal import egfr_ckd_epi_2021
-from lutetia.guideline.catalogue import Rule, finding, register
+from lutetia.guideline.catalogue import finding
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Decision, Finding, Quantity, Threshold
 from lutetia.guideline.selection import (
-    GFR_FAILURE_ML_MIN,
     LABEL,
     REQUIRED_LABS,
-    STALE_AFTER_DAYS,
     SelectionResult,
     assess,
     consent_ok,
     show,
 )
+from lutetia.guideline.thresholds import (
+    APPROVED_ACTIVITY_GBQ,
+    EGFR_LOSS_ABOVE,
+    GCSF_GAP,
+    GFR_FAILURE_BELOW_ML_MIN,
+    HEMATOLOGIC_INTERIM_GRADE_AT_LEAST,
+    HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST,
+    HEMATOLOGIC_SCHEDULED_POSTPONE_GRADE_AT_LEAST,
+    INTERVAL,
+    INTERVAL_TOLERANCE,
+    LIFE_THREATENING_GRADE_AT_LEAST,
+    LIVER_FAILURE_ABOVE_X_ULN,
+    MAX_CYCLES,
+    NONHEMATOLOGIC_GRADE_AT_LEAST,
+    POSTPONEMENT,
+    PRACTICE_ACTIVITY_HIGH_GBQ,
+    PRACTICE_ACTIVITY_LOW_GBQ,
+    PRACTICE_INTERVAL_HIGH,
+    PRACTICE_INTERVAL_LOW,
+    PSA_PROGRESSION_ABOVE,
+    PSA_RELIABLE_AFTER,
+    PSA_RESPONSE_DECLINE_AT_LEAST,
+    REDUCTION_FACTOR,
+    STALE_AFTER_DAYS,
+    UNRESOLVED_LIMIT,
+)
 from lutetia.units import Analyte
 
-APPROVED_ACTIVITY_GBQ: Final[float] = 7.4
-MAX_CYCLES: Final[int] = 6
-INTERVAL: Final[timedelta] = timedelta(weeks=6)
-INTERVAL_TOLERANCE: Final[timedelta] = timedelta(weeks=1)
-PRACTICE_INTERVAL: Final[tuple[timedelta, timedelta]] = (timedelta(weeks=4), timedelta(weeks=10))
-PRACTICE_ACTIVITY_GBQ: Final[tuple[float, float]] = (6.0, 9.3)
-REDUCTION: Final[float] = 0.8
-POSTPONEMENT: Final[timedelta] = timedelta(weeks=2)
-GCSF_GAP: Final[timedelta] = timedelta(weeks=2)
-UNRESOLVED_LIMIT: Final[timedelta] = timedelta(weeks=4)
-PSA_RELIABLE_AFTER: Final[timedelta] = timedelta(weeks=2)
-EGFR_LOSS: Final[float] = 0.40
-
-_MSE = "Management of side effects"
-_FU = "Follow-up"
-_PROC11 = "Process of treatment procedure, 11"
-
-register(
-    (
-        Rule(
-            "toxicity.hematologic_grade3_interim",
-            "toxicity",
-            f"{_MSE}, 1",
-            None,
-            "Grade 3–4 anemia, leukopenia, neutropenia or thrombocytopenia at an interim test: "
-            "postpone the next cycle by 2 weeks; cancel if no recovery",
-            "CTCAE grade >= 3",
-            decision="postpone",
-            stage="course",
-        ),
-        Rule(
-            "toxicity.hematologic_grade2_scheduled",
-            "toxicity",
-            f"{_MSE}, 2",
-            None,
-            "Grade ≥ 2 hematological toxicity on the scheduled date: reduce by 20 % (grade 2) "
-            "or postpone 2 weeks (grade 3–4)",
-            "CTCAE grade >= 2",
-            decision="reduce",
-            stage="course",
-        ),
-        Rule(
-            "toxicity.egfr_loss",
-            "toxicity",
-            f"{_MSE}, 3",
-            None,
-            "Acute eGFR loss > 40 % (from baseline or since before the last cycle), still "
-            "> 30 mL/min: reduce activity by 20 %",
-            "> 40 % loss",
-            decision="reduce",
-            stage="course",
-        ),
-        Rule(
-            "toxicity.nonhematologic_grade3",
-            "toxicity",
-            f"{_MSE}, 4",
-            None,
-            "Grade 3–4 non-hematological toxicity: hold until grade ≤ 2 or baseline",
-            "CTCAE grade >= 3",
-            decision="hold",
-            stage="course",
-        ),
-        Rule(
-            "toxicity.skeletal_event",
-            "toxicity",
-            f"{_MSE}, 5",
-            None,
-            "Skeletal adverse event not yet adequately treated: hold",
-            decision="hold",
-            stage="course",
-        ),
-        Rule(
-            "toxicity.gcsf_interval",
-            "toxicity",
-            f"{_MSE}, 1",
-            None,
-            "G-CSF less than 2 weeks before the injection: postpone",
-            "< 14 days",
-            decision="postpone",
-            stage="course",
-        ),
-        Rule(
-            "discontinue.gfr",
-            "toxicity",
-            f"{_MSE}, 6; Contra-indications, C3",
-            None,
-            "GFR loss to < 30 mL/min: discontinue",
-            "< 30 mL/min",
-            decision="discontinue",
-            stage="course",
-        ),
-        Rule(
-            "discontinue.liver",
-            "toxicity",
-            f"{_MSE}, 6",
-            None,
-            "Unexpected liver toxicity (AST or ALT > 5 × ULN without liver metastases): "
-            "discontinue",
-            "> 5 x ULN",
-            decision="discontinue",
-            stage="course",
-        ),
-        Rule(
-            "toxicity.liver_with_metastases",
-            "toxicity",
-            f"{_MSE}, 6",
-            None,
-            "AST or ALT > 5 × ULN with known liver metastases (not unexpected): hold, "
-            "physician review",
-            "> 5 x ULN",
-            decision="hold",
-            stage="course",
-        ),
-        Rule(
-            "discontinue.unresolved_toxicity",
-            "toxicity",
-            f"{_MSE}, 6",
-            None,
-            "Life-threatening toxicity not resolved within 4 weeks: discontinue",
-            "> 28 days",
-            decision="discontinue",
-            stage="course",
-        ),
-        Rule(
-            "discontinue.unacceptable_toxicity",
-            "toxicity",
-            f"{_MSE}, 6",
-            None,
-            "Toxicity the patient considers unacceptable: discontinue",
-            decision="discontinue",
-            stage="course",
-        ),
-        Rule(
-            "regimen.max_cycles",
-            "regimen",
-            _PROC11,
-            None,
-            "6 cycles given: the course is complete (more only under individual dosimetry)",
-            ">= 6 cycles",
-            decision="complete",
-            stage="course",
-        ),
-        Rule(
-            "regimen.interval",
-            "regimen",
-            _PROC11,
-            None,
-            "Planned date outside 6 ± 1 weeks after the last cycle (4–10 weeks reported in "
-            "practice)",
-            "35-49 days",
-            stage="course",
-        ),
-        Rule(
-            "regimen.activity_range",
-            "regimen",
-            _PROC11,
-            None,
-            "Planned activity above 9.3 GBq, or below 6.0 GBq without a 20 % reduction that "
-            "explains it (approved: 7.4 GBq)",
-            "6.0-9.3 GBq",
-            stage="course",
-        ),
-        Rule(
-            "followup.wellbeing_worse",
-            "followup",
-            f"{_FU}, 5",
-            None,
-            "Patient-reported well-being worse at the last visit: the key parameter for "
-            "continuing (physician review)",
-            stage="course",
-        ),
-        Rule(
-            "response.psa_progression",
-            "response",
-            f"{_FU}, 2",
-            None,
-            "From 2 weeks after the 2nd cycle, PSA > 25 % over nadir: restage with imaging",
-            "> 25 % over nadir",
-            stage="course",
-        ),
-        Rule(
-            "response.psa_flare_window",
-            "response",
-            f"{_FU}, 2",
-            None,
-            "PSA values before 2–3 weeks after the 2nd cycle may reflect flare or delayed response",
-            stage="course",
-        ),
-        Rule(
-            "response.pcwg3",
-            "response",
-            f"{_FU}, 2",
-            None,
-            "PCWG3 PSA response (≥ 50 % decline, confirmed ≥ 3 weeks later) and nadir",
-            ">= 50 % decline",
-            stage="course",
-        ),
-    )
-)
-
+#: Most restrictive first (spec: discontinue > hold > postpone > reduce > proceed). A
+#: complete course outranks postpone and reduce, which concern a next cycle that a complete
+#: course does not have; discontinue and hold still outrank it, so that a toxicity that
+#: ends or suspends treatment is never hidden behind "complete".
 DECISION_ORDER: Final[tuple[Decision, ...]] = (
-    "complete",
     "discontinue",
     "hold",
+    "complete",
     "postpone",
     "reduce",
     "proceed",
 )
 HEMATOLOGIC: Final[tuple[Analyte, ...]] = ("hemoglobin", "wbc", "anc", "platelets")
-HEMATOLOGIC_TERMS: Final[dict[str, Analyte]] = {
-    "anemia": "hemoglobin",
-    "white blood cell decreased": "wbc",
-    "leukopenia": "wbc",
-    "neutrophil count decreased": "anc",
-    "neutropenia": "anc",
-    "febrile neutropenia": "anc",
-    "platelet count decreased": "platelets",
-    "thrombocytopenia": "platelets",
-}
+#: Words that mark an unknown term as skeletal (item 5), so that it still holds.
 SKELETAL_WORDS: Final[tuple[str, ...]] = ("skeletal", "fracture", "spinal cord compression")
 SAFETY_LABS: Final[tuple[Analyte, ...]] = (
     "hemoglobin",
@@ -296,16 +116,18 @@ class _Plan:
     planned_moment: date | datetime
     planned_activity_gbq: float
     explicit_activity: bool
+    #: Whether ``planned`` is the case's planned date (else it is ``as_of``).
+    dated: bool
 
 
 def _plan(case: Case) -> _Plan:
     course = case.course
     cycles = list(course.cycles) if course is not None else []
     last = cycles[-1] if cycles else None
+    # The reference date: the planned date when the case has one, else as_of (spec,
+    # "Decision rules": time windows are measured to it).
     if course is not None and course.planned_date is not None:
         moment: date | datetime = course.planned_date
-    elif last is not None:
-        moment = day_of(last.date) + INTERVAL
     else:
         moment = case.as_of
     explicit = course is not None and course.planned_activity_gbq is not None
@@ -315,7 +137,8 @@ def _plan(case: Case) -> _Plan:
         activity = last.activity_gbq  # earlier reductions carry over
     else:
         activity = APPROVED_ACTIVITY_GBQ
-    return _Plan(cycles, last, day_of(moment), moment, activity, explicit)
+    dated = course is not None and course.planned_date is not None
+    return _Plan(cycles, last, day_of(moment), moment, activity, explicit, dated)
 
 
 def _hematologic_grade(view: LabView) -> int:
@@ -364,38 +187,43 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 results.append(_Toxicity(_hematologic_grade(view), analyte, view.day, view))
     course = ctx.case.course
     for event in course.adverse_events if course is not None else []:
-        mapped = HEMATOLOGIC_TERMS.get(event.term.strip().lower())
+        term = lookup(event.term)
         onset = day_of(event.onset)
-        if mapped is not None and last_day < onset <= plan.planned:
-            results.append(_Toxicity(event.grade, mapped, onset))
+        if (
+            term is not None
+            and term.family == "hematologic"
+            and term.analyte in HEMATOLOGIC
+            and last_day < onset <= plan.planned
+        ):
+            results.append(_Toxicity(event.grade, term.analyte, onset))
     interim = _worst([t for t in results if t.day < window_start])
     scheduled = _worst([t for t in results if t.day >= window_start])
     later = (plan.planned + POSTPONEMENT).isoformat()
-    if interim is not None and interim.grade >= 3:
+    if interim is not None and interim.grade >= HEMATOLOGIC_INTERIM_GRADE_AT_LEAST:
         yield finding(
             "toxicity.hematologic_grade3_interim",
             f"Grade {interim.grade} {_TERM_OF[interim.analyte]} at the interim test on "
             f"{interim.day.isoformat()} ({interim.seen()}): postpone the next cycle by 2 weeks, "
             f"to {later}; it may then be cancelled if there is no recovery.",
             value=Quantity(interim.grade, "{grade}"),
-            threshold=Threshold(3, "{grade}", ">="),
+            threshold=Threshold(HEMATOLOGIC_INTERIM_GRADE_AT_LEAST, "{grade}", ">="),
             details={
                 "analyte": interim.analyte,
                 "date": interim.day.isoformat(),
                 "earliest": later,
             },
         )
-    if scheduled is not None and scheduled.grade >= 2:
+    if scheduled is not None and scheduled.grade >= HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST:
         what = (
             f"Grade {scheduled.grade} {_TERM_OF[scheduled.analyte]} on the scheduled date "
             f"({scheduled.day.isoformat()}, {scheduled.seen()}): "
         )
-        if scheduled.grade >= 3:
+        if scheduled.grade >= HEMATOLOGIC_SCHEDULED_POSTPONE_GRADE_AT_LEAST:
             yield finding(
                 "toxicity.hematologic_grade2_scheduled",
                 what + f"postpone by 2 weeks, to {later}.",
                 value=Quantity(scheduled.grade, "{grade}"),
-                threshold=Threshold(2, "{grade}", ">="),
+                threshold=Threshold(HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST, "{grade}", ">="),
                 decision="postpone",
                 details={"analyte": scheduled.analyte, "earliest": later},
             )
@@ -404,7 +232,7 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 "toxicity.hematologic_grade2_scheduled",
                 what + "reduce the activity by 20 % (or postpone).",
                 value=Quantity(scheduled.grade, "{grade}"),
-                threshold=Threshold(2, "{grade}", ">="),
+                threshold=Threshold(HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST, "{grade}", ">="),
                 decision="reduce",
                 details={"analyte": scheduled.analyte},
             )
@@ -429,7 +257,7 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     if plan.last is None:
         return
     gfr = ctx.gfr
-    failure = GFR_FAILURE_ML_MIN
+    failure = GFR_FAILURE_BELOW_ML_MIN
     if gfr is not None and gfr.day > day_of(plan.cycles[0].date) and gfr.value_ml_min < failure:
         yield finding(
             "discontinue.gfr",
@@ -454,15 +282,17 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     if before_last and (not baseline or before_last[-1] != baseline[-1]):
         references.append((f"the value before cycle {plan.last.number}", before_last[-1]))
     for label, (ref_day, ref_value, _) in references:
+        if ref_value <= 0:
+            continue  # the case model rejects it; never divide by it
         loss = 1 - current / ref_value
-        if loss > EGFR_LOSS and current > failure:
+        if loss > EGFR_LOSS_ABOVE and current > failure:
             yield finding(
                 "toxicity.egfr_loss",
                 f"eGFR {show(current, 'mL/min/{1.73_m2}')} on {current_day.isoformat()} ({how}) "
                 f"is {100 * loss:.0f} % below {label} ({show(ref_value, 'mL/min/{1.73_m2}')} on "
                 f"{ref_day.isoformat()}): reduce the activity by 20 %.",
                 value=Quantity(100 * loss, "%"),
-                threshold=Threshold(40, "%", ">"),
+                threshold=Threshold(100 * EGFR_LOSS_ABOVE, "%", ">"),
             )
             return
 
@@ -477,7 +307,8 @@ def liver(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         view = ctx.latest(analyte)
         if view is None or view.day <= day_of(plan.last.date) or view.uln is None:
             continue
-        if view.value <= 5 * view.uln:
+        limit = LIVER_FAILURE_ABOVE_X_ULN * view.uln
+        if view.value <= limit:
             continue
         ratio = view.value / view.uln
         if metastases:
@@ -487,7 +318,7 @@ def liver(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 f"{ratio:.1f} × ULN with known liver metastases: not unexpected; hold and have a "
                 "physician review.",
                 value=Quantity(view.value, "U/L"),
-                threshold=Threshold(5 * view.uln, "U/L", ">"),
+                threshold=Threshold(limit, "U/L", ">"),
             )
         else:
             yield finding(
@@ -496,25 +327,51 @@ def liver(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 f"{ratio:.1f} × ULN without known liver metastases: unexpected liver toxicity; "
                 "discontinue RLT.",
                 value=Quantity(view.value, "U/L"),
-                threshold=Threshold(5 * view.uln, "U/L", ">"),
+                threshold=Threshold(limit, "U/L", ">"),
             )
 
 
-def _is_hematologic(event: AdverseEvent) -> bool:
-    return event.term.strip().lower() in HEMATOLOGIC_TERMS
+def _family(event: AdverseEvent) -> tuple[Term | None, str]:
+    """The CTCAE v5 term of an event and its family; an unknown term with a skeletal word is
+    skeletal, any other unknown term non-hematological (the conservative reading)."""
+    term = lookup(event.term)
+    if term is not None:
+        return term, term.family
+    lowered = event.term.lower()
+    if any(word in lowered for word in SKELETAL_WORDS):
+        return None, "skeletal"
+    return None, "non_hematologic"
 
 
 def adverse_events(ctx: Context, plan: _Plan) -> Iterator[Finding]:
-    """Items 4, 5 and 6 from ``course.adverse_events``."""
+    """Items 4, 5 and 6 from ``course.adverse_events``, as they stand on the reference date.
+
+    The reference date is the planned date (else ``as_of``): an event resolved after
+    it is unresolved on it, and "not resolved within 4 weeks" is counted to it.
+    Events with an onset after the reference date are not yet known on it.
+    """
     course = ctx.case.course
     if course is None:
         return
-    as_of = ctx.case.as_of
+    reference = plan.planned
     for i, event in enumerate(course.adverse_events):
         where = f"course.adverse_events[{i}]"
         onset = day_of(event.onset)
-        resolved = day_of(event.resolved) if event.resolved is not None else None
+        if onset > reference:
+            continue
+        resolved_day = day_of(event.resolved) if event.resolved is not None else None
+        resolved = resolved_day if resolved_day is not None and resolved_day <= reference else None
         term = event.term
+        ctcae, family = _family(event)
+        if ctcae is None:
+            yield finding(
+                "toxicity.term_unknown",
+                f"Adverse event '{term}' (course.adverse_events[{i}]) is not a CTCAE v5.0 term "
+                f"Lutetia knows: it is treated as {family.replace('_', '-')} toxicity; record "
+                "the CTCAE term so that the right rule applies.",
+                value=Quantity(term),
+                details={"event": where, "treated_as": family},
+            )
         if event.unacceptable_to_patient:
             yield finding(
                 "discontinue.unacceptable_toxicity",
@@ -523,38 +380,48 @@ def adverse_events(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 value=Quantity(term),
                 details={"event": where},
             )
-        if event.grade >= 4:
-            end = resolved or as_of
+        if event.grade >= LIFE_THREATENING_GRADE_AT_LEAST:
+            end = resolved or reference
             if end - onset > UNRESOLVED_LIMIT:
                 state = f"resolved only on {resolved.isoformat()}" if resolved else "unresolved"
                 yield finding(
                     "discontinue.unresolved_toxicity",
                     f"Life-threatening {term} (grade {event.grade}) since {onset.isoformat()} "
-                    f"is {state} after more than 4 weeks ({(end - onset).days} days): "
-                    "discontinue RLT.",
+                    f"is {state} after more than {UNRESOLVED_LIMIT.days // 7} weeks "
+                    f"({(end - onset).days} days to {end.isoformat()}): discontinue RLT.",
                     value=Quantity((end - onset).days, "d"),
-                    threshold=Threshold(28, "d", ">"),
+                    threshold=Threshold(UNRESOLVED_LIMIT.days, "d", ">"),
                     details={"event": where},
                 )
         if resolved is not None:
             continue
-        skeletal = any(word in term.lower() for word in SKELETAL_WORDS)
-        if skeletal and not event.treated:
-            how = "not recorded as treated" if event.treated is None else "not yet treated"
-            yield finding(
-                "toxicity.skeletal_event",
-                f"{term} since {onset.isoformat()} is {how}: hold until it has been adequately "
-                "treated (radiation oncologist or orthopaedic surgeon).",
-                value=Quantity(event.treated),
-                details={"event": where},
-            )
-        elif event.grade >= 3 and not _is_hematologic(event) and not skeletal:
+        if family == "skeletal":
+            if not event.treated:
+                how = "not recorded as treated" if event.treated is None else "not yet treated"
+                yield finding(
+                    "toxicity.skeletal_event",
+                    f"{term} since {onset.isoformat()} is {how}: hold until it has been "
+                    "adequately treated (radiation oncologist or orthopaedic surgeon).",
+                    value=Quantity(event.treated),
+                    details={"event": where},
+                )
+        elif family == "hematologic":
+            if ctcae is not None and ctcae.analyte not in HEMATOLOGIC:
+                yield finding(
+                    "toxicity.hematologic_other",
+                    f"Grade {event.grade} {ctcae.name.lower()} since {onset.isoformat()}: a "
+                    "hematological toxicity outside the guideline's items 1–2 (anemia, "
+                    "leukopenia or neutropenia, thrombocytopenia); physician review.",
+                    value=Quantity(event.grade, "{grade}"),
+                    details={"event": where, "term": ctcae.name},
+                )
+        elif event.grade >= NONHEMATOLOGIC_GRADE_AT_LEAST:
             yield finding(
                 "toxicity.nonhematologic_grade3",
-                f"Grade {event.grade} {term} since {onset.isoformat()}, unresolved: hold until "
-                "recovery to grade ≤ 2 or baseline.",
+                f"Grade {event.grade} {term} since {onset.isoformat()}, unresolved on "
+                f"{reference.isoformat()}: hold until recovery to grade ≤ 2 or baseline.",
                 value=Quantity(event.grade, "{grade}"),
-                threshold=Threshold(3, "{grade}", ">="),
+                threshold=Threshold(NONHEMATOLOGIC_GRADE_AT_LEAST, "{grade}", ">="),
                 details={"event": where},
             )
 
@@ -570,7 +437,7 @@ def gcsf(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 f"{treatment.name} (G-CSF) is ongoing: stop it at least 2 weeks before the "
                 "injection; postpone.",
                 value=Quantity(None, "d"),
-                threshold=Threshold(14, "d", "<"),
+                threshold=Threshold(GCSF_GAP.days, "d", "<"),
                 details={"treatment_index": i, "earliest": None},
             )
             continue
@@ -583,7 +450,7 @@ def gcsf(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 f"before the planned injection: at least 14 days are needed; postpone to "
                 f"{earliest.isoformat()}.",
                 value=Quantity(gap.days, "d"),
-                threshold=Threshold(14, "d", "<"),
+                threshold=Threshold(GCSF_GAP.days, "d", "<"),
                 details={"treatment_index": i, "earliest": earliest.isoformat()},
             )
 
@@ -612,10 +479,11 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         interval = plan.planned - day_of(plan.last.date)
         low, high = INTERVAL - INTERVAL_TOLERANCE, INTERVAL + INTERVAL_TOLERANCE
         if not low <= interval <= high:
-            practice = PRACTICE_INTERVAL[0] <= interval <= PRACTICE_INTERVAL[1]
+            practice = PRACTICE_INTERVAL_LOW <= interval <= PRACTICE_INTERVAL_HIGH
             yield finding(
                 "regimen.interval",
-                f"The planned date is {interval.days} days ({interval.days / 7:.1f} weeks) after "
+                ("The planned date" if plan.dated else "as_of (no planned date is given)")
+                + f" is {interval.days} days ({interval.days / 7:.1f} weeks) after "
                 f"cycle {plan.last.number}: outside the approved 6 ± 1 weeks; "
                 + (
                     "still within the 4–10 weeks reported in practice."
@@ -627,11 +495,11 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             )
     activity = plan.planned_activity_gbq
     explained = any(
-        abs(activity - base * REDUCTION**k) <= 0.01 * base * REDUCTION**k
+        abs(activity - base * REDUCTION_FACTOR**k) <= 0.01 * base * REDUCTION_FACTOR**k
         for base in {APPROVED_ACTIVITY_GBQ, *(c.activity_gbq for c in plan.cycles)}
         for k in (1, 2, 3)
     )
-    low_a, high_a = PRACTICE_ACTIVITY_GBQ
+    low_a, high_a = PRACTICE_ACTIVITY_LOW_GBQ, PRACTICE_ACTIVITY_HIGH_GBQ
     if activity > high_a or (activity < low_a and not explained):
         yield finding(
             "regimen.activity_range",
@@ -668,11 +536,18 @@ def psa_follow_up(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     values = ctx.labs.get("psa", [])
     before = [v for v in values if v.day <= first_day]
     after = [v for v in values if v.day > first_day]
-    if not before or not after:
+    if not after:
         return
-    baseline = PsaValue(before[-1].day, before[-1].value)
+    if before:
+        yield _pcwg3_response(before[-1], after)
+    yield from _psa_progression(plan, before, after)
+
+
+def _pcwg3_response(base: LabView, after: list[LabView]) -> Finding:
+    """PCWG3 PSA response against the last value on or before the day of cycle 1."""
+    baseline = PsaValue(base.day, base.value)
     result = pcwg3(baseline, [PsaValue(v.day, v.value) for v in after])
-    yield finding(
+    return finding(
         "response.pcwg3",
         f"PSA baseline {show(baseline.psa_ng_ml, 'ng/mL')} ({baseline.day.isoformat()}), nadir "
         f"{show(result.nadir.psa_ng_ml, 'ng/mL')} ({result.nadir.day.isoformat()}), largest "
@@ -685,7 +560,7 @@ def psa_follow_up(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             else "no PSA50 response."
         ),
         value=Quantity(result.max_decline_percent, "%"),
-        threshold=Threshold(50, "%", ">="),
+        threshold=Threshold(100 * PSA_RESPONSE_DECLINE_AT_LEAST, "%", ">="),
         details={
             "baseline_ng_ml": baseline.psa_ng_ml,
             "nadir_ng_ml": result.nadir.psa_ng_ml,
@@ -694,6 +569,14 @@ def psa_follow_up(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             "pcwg3_progression_confirmed": result.progression,
         },
     )
+
+
+def _psa_progression(plan: _Plan, before: list[LabView], after: list[LabView]) -> Iterator[Finding]:
+    """Follow-up item 2: flare window, then a rise of > 25 % over the nadir.
+
+    The nadir is the lowest value available up to the current one: the last
+    value before cycle 1 when there is one, and every value after it.
+    """
     if len(plan.cycles) < 2:
         if after:
             yield finding(
@@ -712,22 +595,31 @@ def psa_follow_up(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             "2nd cycle) may reflect flare-up or delayed response.",
             value=Quantity([v.day.isoformat() for v in early]),
         )
-    nadir = min(before[-1:] + after, key=lambda v: v.value)
     late = [v for v in after if v.day >= reliable_from]
     if late:
-        nadir_value = min(v.value for v in [before[-1], *after] if v.day <= late[-1].day)
         current = late[-1]
-        if nadir_value > 0 and current.value > 1.25 * nadir_value:
+        nadir = min((v for v in [*before[-1:], *after] if v.day <= current.day), key=_psa)
+        nadir_value = nadir.value
+        limit = (1 + PSA_PROGRESSION_ABOVE) * nadir_value
+        if current.value > limit:
+            rise = (
+                f"{100 * (current.value / nadir_value - 1):.0f} % above the nadir "
+                if nadir_value > 0
+                else "a rise from the undetectable nadir "
+            )
             yield finding(
                 "response.psa_progression",
-                f"PSA {show(current.value, 'ng/mL')} on {current.day.isoformat()} is "
-                f"{100 * (current.value / nadir_value - 1):.0f} % above the nadir "
-                f"{show(nadir_value, 'ng/mL')}: possible resistance; restage with imaging "
-                "(PSMA PET/CT with a second modality).",
+                f"PSA {show(current.value, 'ng/mL')} on {current.day.isoformat()} is {rise}"
+                f"{show(nadir_value, 'ng/mL')} ({nadir.day.isoformat()}): possible resistance; "
+                "restage with imaging (PSMA PET/CT with a second modality).",
                 value=Quantity(current.value, "ng/mL"),
-                threshold=Threshold(1.25 * nadir_value, "ng/mL", ">"),
+                threshold=Threshold(limit, "ng/mL", ">"),
                 details={"nadir_date": nadir.day.isoformat()},
             )
+
+
+def _psa(view: LabView) -> float:
+    return view.value
 
 
 def lab_panel(ctx: Context, plan: _Plan) -> Iterator[Finding]:
@@ -786,10 +678,23 @@ def lab_panel(ctx: Context, plan: _Plan) -> Iterator[Finding]:
 
 
 def consent(ctx: Context, plan: _Plan) -> Iterator[Finding]:
-    """Process item 1: written consent ≥ 24 h before the first cycle."""
-    if plan.cycles:
-        return
+    """Process item 1: written consent ≥ 24 h before the first cycle.
+
+    Before cycle 1 a missing or late consent postpones. Once cycles have been
+    given, a consent that was never recorded is still reported (the record is
+    incomplete), without changing the decision.
+    """
     signed = ctx.case.consent.signed_at
+    if plan.cycles:
+        if signed is None:
+            yield finding(
+                "consent.missing",
+                f"No written informed consent is recorded, yet {len(plan.cycles)} cycle(s) "
+                "have been given: record the signed consent in the case.",
+                value=Quantity(None),
+                decision=None,
+            )
+        return
     if signed is None:
         yield finding(
             "consent.missing",
@@ -841,7 +746,7 @@ def next_cycle(case: Case, settings: Settings | None = None) -> CourseResult:
     if decision == "proceed":
         activity, earliest = plan.planned_activity_gbq, plan.planned
     elif decision == "reduce":
-        activity, earliest = plan.planned_activity_gbq * REDUCTION, plan.planned
+        activity, earliest = plan.planned_activity_gbq * REDUCTION_FACTOR, plan.planned
     elif decision == "postpone":
         candidates: list[date | datetime] = [plan.planned]
         for f in course_findings:

@@ -24,13 +24,39 @@ from lutetia.clinical.psa import PsaValue, doubling_time
 from lutetia.guideline.catalogue import CUTOFFS, RULES, finding
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Finding, Quantity, Threshold
+from lutetia.guideline.thresholds import (
+    AGE_PROGNOSTIC_BELOW_YEARS,
+    ANC_BELOW_PER_NL,
+    CREATININE_FAILURE_ABOVE_X_ULN,
+    CRPC_RISE_GAP_DAYS_AT_LEAST,
+    CRPC_RISE_OVER_NADIR_ABOVE,
+    ECOG_CONTRAINDICATION_AT_LEAST,
+    ECOG_PROGNOSTIC_AT_LEAST,
+    GFR_FAILURE_BELOW_ML_MIN,
+    GLEASON_HIGH_AT_LEAST,
+    HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID,
+    LIFE_EXPECTANCY_BELOW_MONTHS,
+    LIVER_FAILURE_ABOVE_X_ULN,
+    MARROW_CHEMOTHERAPY_LINES_AT_LEAST,
+    PLATELETS_BELOW_PER_NL,
+    PSMA_NEGATIVE_BELOW_X_LIVER,
+    PSMA_NEGATIVE_BELOW_X_PAROTID,
+    PSMA_NEGATIVE_SIZE_AT_LEAST_MM,
+    REDUCED_RENAL_HIGH_ML_MIN,
+    REDUCED_RENAL_LOW_ML_MIN,
+    STALE_AFTER_DAYS,
+    TESTOSTERONE_NOT_CASTRATE_AT_LEAST_NG_DL,
+    TUMOR_LYSIS_LESIONS_AT_LEAST,
+    TUMOR_LYSIS_SIZE_AT_LEAST_MM,
+    UPTAKE_MAJORITY_ABOVE,
+    WASHOUT,
+    WBC_BELOW_PER_NL,
+)
 from lutetia.units import Analyte
 
 Recommendation = Literal["recommended", "consider", "not_recommended", "insufficient_data"]
 
 COUNT = "10*9/L"
-WASHOUT = timedelta(weeks=4)
-STALE_AFTER_DAYS = 5
 CHEMOTHERAPY_CLASSES = ("taxane", "platinum", "chemotherapy")
 VISCERAL_SITES = ("liver", "lung", "visceral_other")
 REQUIRED_LABS: tuple[Analyte, ...] = (
@@ -46,15 +72,10 @@ LABEL: dict[str, str] = {
 }  # fmt: skip
 #: Table 1, myelosuppression: WBC < 2.5/nL, ANC < 1.5/nL, platelets < 75/nL.
 MYELOSUPPRESSION: dict[Analyte, tuple[float, str]] = {
-    "wbc": (2.5, "WBC"),
-    "anc": (1.5, "ANC"),
-    "platelets": (75, "Platelets"),
+    "wbc": (WBC_BELOW_PER_NL, "WBC"),
+    "anc": (ANC_BELOW_PER_NL, "ANC"),
+    "platelets": (PLATELETS_BELOW_PER_NL, "Platelets"),
 }
-#: GFR below which organ failure threatens (Table 1) and RLT is discontinued (side effects 6).
-GFR_FAILURE_ML_MIN = 30
-#: Lutetia's operational reading of "high tumour burden" (Process item 7).
-TUMOR_LYSIS_LESION_COUNT = 20
-TUMOR_LYSIS_LESION_MM = 50.0
 
 Rule = Callable[[Context], Iterator[Finding]]
 SELECTION_RULES: list[Rule] = []
@@ -93,11 +114,12 @@ def crpc_by_psa(ctx: Context) -> tuple[bool, int]:
     for i in range(1, len(values) - 1):
         lowest = min(lowest, values[i - 1].value)
         first, second = values[i], values[i + 1]
+        rise = (1 + CRPC_RISE_OVER_NADIR_ABOVE) * lowest
         if (
-            first.value > 1.25 * lowest
-            and second.value > 1.25 * lowest
+            first.value > rise
+            and second.value > rise
             and second.value > first.value
-            and (second.day - first.day).days >= 14
+            and (second.day - first.day).days >= CRPC_RISE_GAP_DAYS_AT_LEAST
         ):
             return True, len(values)
     return False, len(values)
@@ -124,18 +146,19 @@ def disease_status(ctx: Context) -> Iterator[Finding]:
                 f"{'s' if count != 1 else ''}) does not show two rises ≥ 2 weeks apart to "
                 "> 25 % over nadir; record it (new lesions on imaging count) or add PSA values.",
                 value=Quantity(None),
-                threshold=Threshold(25, "%", ">"),
+                threshold=Threshold(100 * CRPC_RISE_OVER_NADIR_ABOVE, "%", ">"),
                 effect="insufficient",
             )
     testosterone = ctx.latest("testosterone")
-    if testosterone is not None and testosterone.value >= 50:
+    limit_t = TESTOSTERONE_NOT_CASTRATE_AT_LEAST_NG_DL
+    if testosterone is not None and testosterone.value >= limit_t:
         yield finding(
             "crpc.testosterone_not_castrate",
             f"Testosterone {show(testosterone.value, 'ng/dL')} {_when(testosterone)} is not at "
-            "castrate level (< 50 ng/dL, 1.7 nmol/L): check androgen deprivation before "
-            "calling the disease castration-resistant.",
+            f"castrate level (< {limit_t:g} ng/dL, 1.7 nmol/L): check androgen deprivation "
+            "before calling the disease castration-resistant.",
             value=Quantity(testosterone.value, "ng/dL"),
-            threshold=Threshold(50, "ng/dL", ">="),
+            threshold=Threshold(limit_t, "ng/dL", ">="),
         )
     if diagnosis.metastatic is False:
         yield finding(
@@ -281,24 +304,25 @@ def clinical_contraindications(ctx: Context) -> Iterator[Finding]:
     performance = ctx.case.performance
     conditions = ctx.case.conditions
     months = performance.life_expectancy_months
-    if months is not None and months < 3:
+    if months is not None and months < LIFE_EXPECTANCY_BELOW_MONTHS:
         if performance.palliative_intent:
             pass  # Table 1: except where the main purpose is palliative.
         else:
             yield finding(
                 "contraindication.life_expectancy",
-                f"Life expectancy {show(months, 'mo')} is below 3 months and the intent is not "
-                "recorded as palliative (relative contra-indication).",
+                f"Life expectancy {show(months, 'mo')} is below "
+                f"{LIFE_EXPECTANCY_BELOW_MONTHS:g} months and the intent is not recorded as "
+                "palliative (relative contra-indication).",
                 value=Quantity(months, "mo"),
-                threshold=Threshold(3, "mo", "<"),
+                threshold=Threshold(LIFE_EXPECTANCY_BELOW_MONTHS, "mo", "<"),
             )
-    if performance.ecog is not None and performance.ecog >= 3:
+    if performance.ecog is not None and performance.ecog >= ECOG_CONTRAINDICATION_AT_LEAST:
         yield finding(
             "contraindication.ecog",
             f"ECOG {performance.ecog} (≥ 3): high radiation burden to caregivers while most "
             "likely only prolonging suffering (relative contra-indication).",
             value=Quantity(performance.ecog),
-            threshold=Threshold(3, None, ">="),
+            threshold=Threshold(ECOG_CONTRAINDICATION_AT_LEAST, None, ">="),
         )
     if conditions.urinary_incontinence == "unmanageable":
         yield finding(
@@ -373,20 +397,20 @@ def myelosuppression(ctx: Context) -> Iterator[Finding]:
 def organ_failure(ctx: Context) -> Iterator[Finding]:
     """contraindication.organ_failure.* (Table 1)."""
     gfr = ctx.gfr
-    if gfr is not None and gfr.value_ml_min < GFR_FAILURE_ML_MIN:
+    if gfr is not None and gfr.value_ml_min < GFR_FAILURE_BELOW_ML_MIN:
         yield finding(
             "contraindication.organ_failure.gfr",
             f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is below 30 mL/min: risk of "
             "organ failure (relative contra-indication).",
             value=Quantity(gfr.value_ml_min, gfr.unit),
-            threshold=Threshold(GFR_FAILURE_ML_MIN, gfr.unit, "<"),
+            threshold=Threshold(GFR_FAILURE_BELOW_ML_MIN, gfr.unit, "<"),
             details={"gfr_source": gfr.source},
         )
     creatinine = ctx.latest("creatinine")
     if (
         creatinine is not None
         and creatinine.uln is not None
-        and creatinine.value > 2 * creatinine.uln
+        and creatinine.value > CREATININE_FAILURE_ABOVE_X_ULN * creatinine.uln
     ):
         yield finding(
             "contraindication.organ_failure.creatinine",
@@ -394,11 +418,13 @@ def organ_failure(ctx: Context) -> Iterator[Finding]:
             f"{show(creatinine.value / creatinine.uln)} × ULN (> 2 × ULN): risk of organ "
             "failure (relative contra-indication).",
             value=Quantity(creatinine.value, "mg/dL"),
-            threshold=Threshold(2 * creatinine.uln, "mg/dL", ">"),
+            threshold=Threshold(CREATININE_FAILURE_ABOVE_X_ULN * creatinine.uln, "mg/dL", ">"),
         )
     for analyte in ("ast", "alt"):
         view = ctx.latest(analyte)
-        if view is None or view.uln is None or view.value <= 5 * view.uln:
+        if view is None or view.uln is None:
+            continue
+        if view.value <= LIVER_FAILURE_ABOVE_X_ULN * view.uln:
             continue
         yield finding(
             "contraindication.organ_failure.liver",
@@ -406,7 +432,7 @@ def organ_failure(ctx: Context) -> Iterator[Finding]:
             f"{show(view.value / view.uln)} × ULN (> 5 × ULN): risk of organ failure "
             "(relative contra-indication).",
             value=Quantity(view.value, "U/L"),
-            threshold=Threshold(5 * view.uln, "U/L", ">"),
+            threshold=Threshold(LIVER_FAILURE_ABOVE_X_ULN * view.uln, "U/L", ">"),
             details={"analyte": analyte},
         )
 
@@ -440,25 +466,26 @@ def precautions(ctx: Context) -> Iterator[Finding]:
             "chemotherapy and bone-seeking radiopharmaceuticals should be stopped ≥ 4 weeks "
             "before RLT (red-marrow suppression).",
             value=Quantity(None if gap is None else gap.days, "d"),
-            threshold=Threshold(28, "d", "<"),
+            threshold=Threshold(WASHOUT.days, "d", "<"),
             details={"treatment_index": index},
         )
     gfr = ctx.gfr
-    if gfr is not None and 30 <= gfr.value_ml_min <= 50:
+    low, high = REDUCED_RENAL_LOW_ML_MIN, REDUCED_RENAL_HIGH_ML_MIN
+    if gfr is not None and low <= gfr.value_ml_min <= high:
         yield finding(
             "precaution.reduced_renal_function",
             f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is 30–50 mL/min: clinical "
             "experience is limited; monitor GFR from cycle to cycle and discontinue if eGFR "
             "falls below 30 mL/min.",
             value=Quantity(gfr.value_ml_min, gfr.unit),
-            threshold=Threshold([30, 50], gfr.unit, "in"),
+            threshold=Threshold([low, high], gfr.unit, "in"),
             details={"gfr_source": gfr.source},
         )
     reasons: list[str] = []
-    if gfr is not None and gfr.value_ml_min <= 50:
+    if gfr is not None and gfr.value_ml_min <= high:
         reasons.append(f"reduced kidney function (GFR {show(gfr.value_ml_min, gfr.unit)})")
     lines = sum(1 for t in ctx.case.treatments if t.treatment_class in CHEMOTHERAPY_CLASSES)
-    if lines >= 2:
+    if lines >= MARROW_CHEMOTHERAPY_LINES_AT_LEAST:
         reasons.append(f"{lines} previous chemotherapy lines")
     if ctx.case.conditions.prolonged_hematotoxicity_history:
         reasons.append("a history of prolonged hematological toxicity")
@@ -518,11 +545,15 @@ def uptake_reference(case: Case) -> UptakeReference | None:
     if pet is None:
         return None
     if pet.parotid_suvmean is not None:
-        return UptakeReference(pet.parotid_suvmean, "parotid", 0.5, approximate=False)
+        return UptakeReference(
+            pet.parotid_suvmean, "parotid", PSMA_NEGATIVE_BELOW_X_PAROTID, approximate=False
+        )
     if pet.liver_suvmean is not None:
         tracer = (pet.tracer or "").lower().replace(" ", "")
         ga_psma11 = "psma-11" in tracer and ("68ga" in tracer or "ga-68" in tracer)
-        return UptakeReference(pet.liver_suvmean, "liver", 1.0, approximate=not ga_psma11)
+        return UptakeReference(
+            pet.liver_suvmean, "liver", PSMA_NEGATIVE_BELOW_X_LIVER, approximate=not ga_psma11
+        )
     return None
 
 
@@ -552,7 +583,11 @@ def imaging(ctx: Context) -> Iterator[Finding]:
         )
         return
     reference = uptake_reference(case)
-    large = [(i, lesion) for i, lesion in enumerate(pet.lesions) if lesion_size_mm(lesion) >= 10]
+    large = [
+        (i, lesion)
+        for i, lesion in enumerate(pet.lesions)
+        if lesion_size_mm(lesion) >= PSMA_NEGATIVE_SIZE_AT_LEAST_MM
+    ]
     if reference is None:
         if large:
             yield finding(
@@ -601,29 +636,30 @@ def imaging(ctx: Context) -> Iterator[Finding]:
 
 
 def _uptake_level(lesions: list[Lesion], parotid: float | None) -> Iterator[Finding]:
-    limit = parotid if parotid is not None else 10.0
+    limit = parotid if parotid is not None else HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID
     basis = (
         f"parotid SUVmean {parotid:g}"
         if parotid is not None
-        else "SUVmax 10 (no parotid SUVmean: the guideline's approximation)"
+        else f"SUVmax {HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID:g} (no parotid SUVmean: the "
+        "guideline's approximation)"
     )
     above = sum(1 for lesion in lesions if lesion.suvmax > limit)
     total = len(lesions)
-    if 2 * above > total:
+    if above > UPTAKE_MAJORITY_ABOVE * total:
         yield finding(
             "imaging.high_uptake",
             f"{above} of {total} lesions are above {basis}: clinically relevant activity is "
             "most likely; such patients should actively be encouraged to receive RLT.",
             value=Quantity(above / total, "1"),
-            threshold=Threshold(0.5, "1", ">"),
+            threshold=Threshold(UPTAKE_MAJORITY_ABOVE, "1", ">"),
         )
-    elif 2 * (total - above) > total:
+    elif total - above > UPTAKE_MAJORITY_ABOVE * total:
         yield finding(
             "imaging.low_uptake",
             f"{total - above} of {total} lesions are at or below {basis}: low PSMA uptake "
             "predicts sub-standard response; prioritise alternative options.",
             value=Quantity((total - above) / total, "1"),
-            threshold=Threshold(0.5, "1", ">"),
+            threshold=Threshold(UPTAKE_MAJORITY_ABOVE, "1", ">"),
         )
 
 
@@ -644,20 +680,21 @@ def prognostic(ctx: Context) -> Iterator[Finding]:
     """prognostic.* (Factors associated with survival): inform, never decide."""
     case = ctx.case
     age = ctx.age_years
-    if age is not None and age < 65:
+    if age is not None and age < AGE_PROGNOSTIC_BELOW_YEARS:
         yield finding(
             "prognostic.age_under_65",
-            f"Age {age:g} (< 65 years): associated with poorer outcome.",
+            f"Age {age:g} (< {AGE_PROGNOSTIC_BELOW_YEARS:g} years): associated with poorer "
+            "outcome.",
             value=Quantity(age, "a"),
-            threshold=Threshold(65, "a", "<"),
+            threshold=Threshold(AGE_PROGNOSTIC_BELOW_YEARS, "a", "<"),
         )
     ecog = case.performance.ecog
-    if ecog is not None and ecog >= 2:
+    if ecog is not None and ecog >= ECOG_PROGNOSTIC_AT_LEAST:
         yield finding(
             "prognostic.ecog_2_or_more",
-            f"ECOG {ecog} (≥ 2): associated with poorer outcome.",
+            f"ECOG {ecog} (≥ {ECOG_PROGNOSTIC_AT_LEAST}): associated with poorer outcome.",
             value=Quantity(ecog),
-            threshold=Threshold(2, None, ">="),
+            threshold=Threshold(ECOG_PROGNOSTIC_AT_LEAST, None, ">="),
         )
     if case.performance.symptomatic:
         yield finding(
@@ -666,12 +703,12 @@ def prognostic(ctx: Context) -> Iterator[Finding]:
             value=Quantity(True),
         )
     gleason = case.diagnosis.gleason_score
-    if gleason is not None and gleason >= 8:
+    if gleason is not None and gleason >= GLEASON_HIGH_AT_LEAST:
         yield finding(
             "prognostic.high_gleason",
-            f"Gleason score {gleason} (≥ 8): associated with poorer outcome.",
+            f"Gleason score {gleason} (≥ {GLEASON_HIGH_AT_LEAST}): associated with poorer outcome.",
             value=Quantity(gleason),
-            threshold=Threshold(8, None, ">="),
+            threshold=Threshold(GLEASON_HIGH_AT_LEAST, None, ">="),
         )
     if case.psma_pet is not None:
         visceral = sorted(
@@ -788,6 +825,11 @@ def lab_panel(ctx: Context) -> Iterator[Finding]:
             f"eGFR {show(egfr.value, egfr.unit)}: {egfr_note}.",
             value=Quantity(egfr.value, egfr.unit),
         )
+    # Table 1 needs the blood count and renal function: missing → insufficient data (spec,
+    # "Decision rules"); when only staleness stops it, labs.stale carries the effect.
+    missing_blocks = table1_unchecked(ctx, set(missing))
+    stale_blocks = not missing_blocks and table1_unchecked(ctx, set(missing) | set(stale))
+    why = " Table 1 (blood count and renal function) cannot be checked: insufficient data."
     if missing:
         note = ""
         if "egfr" in missing:
@@ -797,19 +839,23 @@ def lab_panel(ctx: Context) -> Iterator[Finding]:
             "Required before each cycle but missing: "
             + ", ".join(LABEL[a] for a in missing)
             + note
-            + ". Rules that need them were not evaluated; nothing is assumed normal.",
+            + ". Rules that need them were not evaluated; nothing is assumed normal."
+            + (why if missing_blocks else ""),
             value=Quantity(missing),
+            effect="insufficient" if missing_blocks else "informs",
         )
     if stale:
         yield finding(
             "labs.stale",
-            "Older than 5 days at "
+            f"Older than {STALE_AFTER_DAYS} days at "
             + reference.isoformat()
             + ": "
             + ", ".join(f"{LABEL[a]} ({d} days)" for a, d in stale.items())
-            + ". Repeat before treatment.",
+            + ". Repeat before treatment."
+            + (why if stale_blocks else ""),
             value=Quantity(stale, "d"),
             threshold=Threshold(STALE_AFTER_DAYS, "d", ">"),
+            effect="insufficient" if stale_blocks else "informs",
         )
     for analyte, limit, why in (
         ("creatinine", "uln", "creatinine > 2 × ULN"),
@@ -828,6 +874,39 @@ def lab_panel(ctx: Context) -> Iterator[Finding]:
             value=Quantity(analyte),
             details={"analyte": analyte, "limit": limit, "lab_index": view.index},
         )
+
+
+#: The blood count Table 1 needs (spec: "Decision rules", assess with missing labs).
+BLOOD_COUNT: tuple[Analyte, ...] = ("hemoglobin", "wbc", "anc", "platelets")
+#: Any one of these gives the renal function Table 1 needs.
+RENAL_FUNCTION: tuple[Analyte, ...] = (
+    "creatinine",
+    "egfr",
+    "gfr_measured",
+    "creatinine_clearance",
+)
+
+
+def table1_unchecked(ctx: Context, unusable: set[str]) -> bool:
+    """Whether Table 1 cannot be checked: a blood-count analyte, or all renal function, unusable.
+
+    ``unusable`` names the required analytes that are missing or stale. Renal
+    function is usable when any of creatinine, eGFR (given or computed), a
+    measured GFR or a creatinine clearance is present and fresh.
+    """
+    if any(analyte in unusable for analyte in BLOOD_COUNT):
+        return True
+    for analyte in RENAL_FUNCTION:
+        if analyte in unusable:
+            continue
+        if analyte == "egfr":
+            if ctx.egfr[0] is not None:
+                return False
+            continue
+        view = ctx.latest(analyte)
+        if view is not None and (ctx.reference_date - view.day).days <= STALE_AFTER_DAYS:
+            return False
+    return True
 
 
 def consent_ok(signed: date | datetime, first_cycle: date | datetime, lead_h: float = 24.0) -> bool:
@@ -885,10 +964,10 @@ def procedure(ctx: Context) -> Iterator[Finding]:
     burden: list[str] = []
     if case.conditions.superscan:
         burden.append("superscan")
-    if len(lesions) >= TUMOR_LYSIS_LESION_COUNT:
+    if len(lesions) >= TUMOR_LYSIS_LESIONS_AT_LEAST:
         burden.append(f"{len(lesions)} lesions recorded")
     largest = max((lesion.size_mm for lesion in lesions), default=0.0)
-    if largest >= TUMOR_LYSIS_LESION_MM:
+    if largest >= TUMOR_LYSIS_SIZE_AT_LEAST_MM:
         burden.append(f"a lesion of {largest:g} mm")
     if burden:
         yield finding(
