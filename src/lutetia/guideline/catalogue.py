@@ -29,7 +29,7 @@ from lutetia.guideline.findings import (
     Threshold,
 )
 
-CATALOGUE_VERSION: Final[str] = "2026.11.0"
+CATALOGUE_VERSION: Final[str] = "2026.12.0"
 
 Stage = Literal["selection", "course"]
 

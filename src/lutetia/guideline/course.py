@@ -7,9 +7,11 @@ and 11, with the decision rules of spec/case-format.md:
 * a lab dated within 5 days before the planned date is the test at the
   scheduled date; an earlier one after the last cycle is an interim test;
 * the eGFR baseline is the last value on or before the day of cycle 1;
-* the most restrictive decision wins: discontinue > hold > postpone >
-  reduce > proceed; several reductions make one 20 % cut of the planned
-  activity;
+* the reference date is ``course.planned_date``, else ``as_of``; every time
+  window is measured to it;
+* the most restrictive decision wins: discontinue > hold > complete >
+  postpone > reduce > proceed (see :data:`DECISION_ORDER`); several
+  reductions make one 20 % cut of the planned activity;
 * stale or missing blood counts, creatinine/eGFR or AST/ALT postpone to the
   planned date (labs to be redrawn);
 * findings marked "physician review" and Table 1's relative
