@@ -33,7 +33,13 @@ def run(mutate: Callable[[dict[str, Any]], object] | None = None) -> CourseResul
 
 
 def add_lab(analyte: str, value: float, unit: str, day: str, **limits: float) -> Any:
+    """Record a result, replacing the example's result of the same analyte on that day
+    (two results on one day without times are bad input)."""
+
     def mutate(d: dict[str, Any]) -> None:
+        d["labs"] = [
+            lab for lab in d["labs"] if not (lab["analyte"] == analyte and lab["date"] == day)
+        ]
         d["labs"].append({"analyte": analyte, "value": value, "unit": unit, "date": day, **limits})
 
     return mutate
@@ -126,8 +132,12 @@ def test_treated_skeletal_event_does_not_hold() -> None:
             "course.cycles[0].activity_gbq",
         ),
         (
-            lambda d: d["course"]["cycles"].extend(
-                {"number": n, "date": f"2026-0{n}-20", "activity_gbq": 7.4} for n in range(3, 8)
+            lambda d: (
+                d.update(as_of="2026-07-25"),
+                d["course"].pop("planned_date"),
+                d["course"]["cycles"].extend(
+                    {"number": n, "date": f"2026-0{n}-20", "activity_gbq": 7.4} for n in range(3, 8)
+                ),
             ),
             "course.cycles[6]",
         ),

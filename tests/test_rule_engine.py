@@ -131,9 +131,13 @@ def test_individual_dosimetry_warns_instead_of_completing() -> None:
 
 def test_discontinue_outranks_complete() -> None:
     def mutate(d: dict[str, Any]) -> None:
-        d["labs"].append(
-            {"analyte": "egfr", "value": 25, "unit": "mL/min/{1.73_m2}", "date": "2026-08-20"}
-        )
+        for lab in d["labs"]:
+            if lab["analyte"] == "egfr" and lab["date"] == "2026-08-20":
+                lab["value"] = 25
+        if not any(lab["analyte"] == "egfr" and lab["value"] == 25 for lab in d["labs"]):
+            d["labs"].append(
+                {"analyte": "egfr", "value": 25, "unit": "mL/min/{1.73_m2}", "date": "2026-08-20"}
+            )
 
     result = course(mutate, COMPLETE)
     assert result.decision == "discontinue"

@@ -8,8 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lutetia.cli.output import emit_json, finite
+from lutetia.cli.output import atomic_output, check_output_path, emit_json, finite
 from lutetia.errors import BadInputError
+
+REGIONS = ("kidneys", "lungs", "liver", "spleen", "parotid_glands", "bone_marrow", "tumor")
+#: A time–activity table larger than this is not one (MAX_POINTS rows are a few kB).
+MAX_TAC_BYTES = 1_000_000
 
 
 def register(commands: Any) -> None:
@@ -21,11 +25,15 @@ def register(commands: Any) -> None:
     tac.add_argument("file", metavar="FILE", help="CSV: time_h,activity_mbq[,activity_sd_mbq]")
     tac.add_argument("--mass-g", type=finite, required=True)
     tac.add_argument(
+        "--region", choices=REGIONS,
+        help="the organ or tumour measured: checks that --mass-g is plausible for it",
+    )  # fmt: skip
+    tac.add_argument(
         "--model", choices=("auto", "mono", "bi", "tri", "uptake_washout", "trapezoid"),
         default="auto",
     )  # fmt: skip
     tac.add_argument(
-        "--tail", choices=("physical", "fitted"), default="physical",
+        "--tail", choices=("physical", "fitted"), default=None,
         help="trapezoid tail: physical decay (default) or fitted (last two points)",
     )  # fmt: skip
     tac.add_argument("--plot", metavar="FILE", help="draw the fitted curve (PNG or SVG)")
@@ -39,9 +47,8 @@ def register(commands: Any) -> None:
     stp.add_argument("--method", choices=("haenscheid", "madsen"), required=True)
     stp.add_argument("--teff-h", type=finite)
     stp.add_argument(
-        "--region", choices=("kidneys", "lungs", "liver", "spleen", "parotid_glands",
-                             "bone_marrow", "tumor"),
-        help="population effective half-life and reliability warnings for this region",
+        "--region", choices=REGIONS,
+        help="population effective half-life, reliability warnings and mass range for this region",
     )  # fmt: skip
     stp.add_argument("--json", action="store_true", help="print one JSON object")
     stp.set_defaults(handler=run_stp)
@@ -54,8 +61,8 @@ def register(commands: Any) -> None:
         help="absorbed dose of a cycle (repeat for each cycle)",
     )  # fmt: skip
     bed.add_argument("--teff-h", type=finite, required=True)
-    bed.add_argument("--alpha-beta-gy", type=finite, default=2.6)
-    bed.add_argument("--repair-h", type=finite, default=2.8)
+    bed.add_argument("--alpha-beta-gy", type=finite, help="α/β (Gy); default kidneys 2.6")
+    bed.add_argument("--repair-h", type=finite, help="repair half-time (h); default kidneys 2.8")
     bed.add_argument(
         "--organ", choices=("kidneys", "red_marrow"), help="compare the totals with its limits"
     )
@@ -79,20 +86,54 @@ def register(commands: Any) -> None:
     plan.add_argument("--teff-h", type=finite, help="organ effective half-life, for BED")
     plan.add_argument("--risk-factors", action="store_true", help="kidney BED limit 28 Gy")
     plan.add_argument("--target-gy", type=finite)
-    plan.add_argument("--already-gy", type=finite, default=0.0)
-    plan.add_argument("--already-bed-gy", type=finite, default=0.0)
-    plan.add_argument("--alpha-beta-gy", type=finite, default=2.6)
-    plan.add_argument("--repair-h", type=finite, default=2.8)
+    plan.add_argument("--already-gy", type=finite, default=0.0,
+                      help="absorbed dose already received by the organ (Gy)")  # fmt: skip
+    plan.add_argument("--already-bed-gy", type=finite,
+                      help="kidney BED already received (Gy); needs --teff-h")  # fmt: skip
+    plan.add_argument("--alpha-beta-gy", type=finite, help="kidney α/β (Gy); default 2.6")
+    plan.add_argument("--repair-h", type=finite, help="kidney repair half-time (h); default 2.8")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.set_defaults(handler=run_plan)
 
 
+def _checked(document: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a document with a non-finite number (JSON would print it as null)."""
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadInputError(where, "the result is out of the floating-point range")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, str(key))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, where)
+
+    walk(document, "result")
+    return document
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"  WARNING: {warning}")
+
+
 def read_tac(path: str) -> Any:
-    """Read a time-activity CSV (spec/cli.md) into validated points."""
+    """Read a time-activity CSV (spec/cli.md) into validated points.
+
+    UTF-8 with or without a byte-order mark; header ``time_h,activity_mbq`` or
+    ``time_h,activity_mbq,activity_sd_mbq``; blank lines ignored.
+    """
     from lutetia.dosimetry.kinetics import TimeActivity
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as stream:  # at most one byte more than accepted
+            data = stream.read(MAX_TAC_BYTES + 1)
+        if len(data) > MAX_TAC_BYTES:
+            raise BadInputError(
+                path, f"larger than {MAX_TAC_BYTES} bytes: not a time–activity table"
+            )
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise BadInputError(path, "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -101,13 +142,13 @@ def read_tac(path: str) -> Any:
     if not rows:
         raise BadInputError(path, "empty file")
     header = [h.strip() for h in rows[0]]
-    if header[:2] != ["time_h", "activity_mbq"] or not set(header) <= {
-        "time_h", "activity_mbq", "activity_sd_mbq",
-    }:  # fmt: skip
+    if header not in (["time_h", "activity_mbq"], ["time_h", "activity_mbq", "activity_sd_mbq"]):
         raise BadInputError(
             f"{path}: header",
             f"{','.join(header)!r}: expected time_h,activity_mbq[,activity_sd_mbq]",
         )
+    if len(rows) == 1:
+        raise BadInputError(path, "no data rows after the header")
     times: list[float] = []
     activities: list[float] = []
     sds: list[float] = []
@@ -128,45 +169,53 @@ def read_tac(path: str) -> Any:
         return TimeActivity(tuple(times), tuple(activities), tuple(sds) if sds else None)
     except BadInputError as error:
         index = error.field.split("[")[-1].rstrip("]") if "[" in error.field else None
-        where = f"line {int(index) + 2}" if index and index.isdigit() else error.field
+        column = error.field.split("[")[0]
+        where = f"line {int(index) + 2}, {column}" if index and index.isdigit() else error.field
         raise BadInputError(f"{path}: {where}", error.reason) from None
 
 
 def run_tac(args: argparse.Namespace) -> int:
     """Fit, integrate and convert to absorbed dose."""
     from lutetia.dosimetry.absorbed import absorbed_dose
-    from lutetia.dosimetry.kinetics import fit_tac, trapezoid
+    from lutetia.dosimetry.kinetics import fit_tac
+    from lutetia.dosimetry.plausibility import check_mass
 
-    if not (math.isfinite(args.mass_g) and args.mass_g > 0):
-        raise BadInputError("--mass-g", f"{args.mass_g!r} must be a positive mass")
+    check_mass(args.mass_g, args.region)
+    if args.plot:
+        from lutetia.reports.plots import plot_format
+
+        plot_format(args.plot)
+        check_output_path(args.plot, option="--plot", inputs=[args.file])
     points = read_tac(args.file)
-    fit = (
-        trapezoid(points, tail=args.tail)
-        if args.model == "trapezoid"
-        else fit_tac(points, args.model)
-    )
-    dose = absorbed_dose(fit.tia_mbq_h, args.mass_g)
+    fit = fit_tac(points, args.model, tail=args.tail)
+    dose = absorbed_dose(fit.tia_mbq_h, args.mass_g, args.region)
     relative = fit.tia_sd_mbq_h / fit.tia_mbq_h if fit.tia_sd_mbq_h and fit.tia_mbq_h else None
-    document = {
-        "model": fit.model,
-        "parameters": fit.parameters,
-        "tia_mbq_h": fit.tia_mbq_h,
-        "tia_sd_mbq_h": fit.tia_sd_mbq_h,
-        "absorbed_dose_gy": dose.absorbed_dose_gy,
-        "absorbed_dose_sd_gy": dose.absorbed_dose_gy * relative if relative else None,
-        "electron_dose_gy": dose.electron_gy,
-        "photon_dose_gy": dose.photon_gy,
-        "s_value_gy_per_mbq_h": dose.s_value_gy_per_mbq_h,
-        "effective_half_life_h": fit.effective_half_life_h,
-        "aicc": fit.aicc,
-        "mass_g": args.mass_g,
-        "dose_model": dose.model,
-        "notes": list(fit.notes),
-    }
+    warnings = [*fit.warnings, *dose.warnings]
+    document = _checked(
+        {
+            "model": fit.model,
+            "parameters": fit.parameters,
+            "tia_mbq_h": fit.tia_mbq_h,
+            "tia_sd_mbq_h": fit.tia_sd_mbq_h,
+            "absorbed_dose_gy": dose.absorbed_dose_gy,
+            "absorbed_dose_sd_gy": dose.absorbed_dose_gy * relative if relative else None,
+            "electron_dose_gy": dose.electron_gy,
+            "photon_dose_gy": dose.photon_gy,
+            "s_value_gy_per_mbq_h": dose.s_value_gy_per_mbq_h,
+            "effective_half_life_h": fit.effective_half_life_h,
+            "aicc": fit.aicc,
+            "mass_g": args.mass_g,
+            "region": args.region,
+            "dose_model": dose.model,
+            "notes": list(fit.notes),
+            "warnings": warnings,
+        }
+    )
     if args.plot:
         from lutetia.reports.plots import plot_tac
 
-        plot_tac(points, fit, args.plot)
+        with atomic_output(args.plot, option="--plot", inputs=[args.file]) as temporary:
+            plot_tac(points, fit, temporary, image_format=plot_format(args.plot))
         document["plot"] = args.plot
     if args.json:
         emit_json(document)
@@ -182,6 +231,7 @@ def run_tac(args: argparse.Namespace) -> int:
     print(f"  {dose.model}")
     for note in fit.notes:
         print(f"  {note}")
+    _print_warnings(warnings)
     if args.plot:
         print(f"Plot written to {args.plot}")
     return 0
@@ -196,15 +246,19 @@ def run_stp(args: argparse.Namespace) -> int:
         activity_mbq=args.activity_mbq, time_h=args.time_h, method=args.method,
         teff_h=args.teff_h, region=args.region,
     )  # fmt: skip
-    dose = absorbed_dose(result.tia_mbq_h, args.mass_g)
-    document = {
-        "tia_mbq_h": result.tia_mbq_h,
-        "absorbed_dose_gy": dose.absorbed_dose_gy,
-        "method": result.method,
-        "teff_h": result.teff_h,
-        "warnings": list(result.warnings),
-        "dose_model": dose.model,
-    }
+    dose = absorbed_dose(result.tia_mbq_h, args.mass_g, args.region)
+    document = _checked(
+        {
+            "tia_mbq_h": result.tia_mbq_h,
+            "absorbed_dose_gy": dose.absorbed_dose_gy,
+            "method": result.method,
+            "teff_h": result.teff_h,
+            "mass_g": args.mass_g,
+            "region": args.region,
+            "warnings": [*result.warnings, *dose.warnings],
+            "dose_model": dose.model,
+        }
+    )
     if args.json:
         emit_json(document)
         return 0
@@ -212,20 +266,41 @@ def run_stp(args: argparse.Namespace) -> int:
         f"{args.method.capitalize()}: TIA {result.tia_mbq_h:.5g} MBq·h, absorbed dose "
         f"{dose.absorbed_dose_gy:.4g} Gy in {args.mass_g:g} g"
     )
-    for warning in result.warnings:
-        print(f"  WARNING: {warning}")
+    _print_warnings(document["warnings"])
     return 0
 
 
 def run_bed(args: argparse.Namespace) -> int:
     """BED for mono-exponential kinetics, summed over cycles and compared with limits."""
-    from lutetia.dosimetry.bed import LIMITS, bed_mono
+    from lutetia.dosimetry.bed import (
+        KIDNEY_ALPHA_BETA_GY,
+        KIDNEY_REPAIR_HALF_TIME_H,
+        LIMITS,
+        bed_mono,
+    )
+    from lutetia.dosimetry.plausibility import check_dose
 
-    per_cycle = [
-        bed_mono(d, args.teff_h, alpha_beta_gy=args.alpha_beta_gy, repair_h=args.repair_h)
-        for d in args.dose_gy
-    ]
-    total_dose = sum(args.dose_gy)
+    warnings: list[str] = []
+    if args.organ != "kidneys" and (args.alpha_beta_gy is None or args.repair_h is None):
+        warnings.append(
+            f"α/β {KIDNEY_ALPHA_BETA_GY:g} Gy and T_rep {KIDNEY_REPAIR_HALF_TIME_H:g} h are the "
+            "kidney values (Barone et al. 2005); give --alpha-beta-gy and --repair-h for "
+            "another tissue"
+        )
+    if args.risk_factors and args.organ != "kidneys":
+        raise BadInputError("--risk-factors", "selects the kidney BED limit: needs --organ kidneys")
+    alpha_beta = KIDNEY_ALPHA_BETA_GY if args.alpha_beta_gy is None else args.alpha_beta_gy
+    repair = KIDNEY_REPAIR_HALF_TIME_H if args.repair_h is None else args.repair_h
+    per_cycle = []
+    for cycle, dose_gy in enumerate(args.dose_gy, start=1):
+        try:
+            per_cycle.append(bed_mono(dose_gy, args.teff_h, alpha_beta_gy=alpha_beta,
+                                      repair_h=repair))  # fmt: skip
+        except BadInputError as error:
+            if error.field != "--dose-gy" or len(args.dose_gy) == 1:
+                raise
+            raise BadInputError(f"--dose-gy (cycle {cycle})", error.reason) from None
+    total_dose = check_dose(sum(args.dose_gy), "--dose-gy (total)")
     total_bed = sum(per_cycle)
     limits = []
     if args.organ == "kidneys":
@@ -246,21 +321,24 @@ def run_bed(args: argparse.Namespace) -> int:
                 "source": limit.source,
             }
         )
-    document = {
-        "bed_gy": total_bed,
-        "per_cycle_bed_gy": per_cycle,
-        "dose_gy": total_dose,
-        "teff_h": args.teff_h,
-        "alpha_beta_gy": args.alpha_beta_gy,
-        "repair_h": args.repair_h,
-        "limits": limits,
-    }
+    document = _checked(
+        {
+            "bed_gy": total_bed,
+            "per_cycle_bed_gy": per_cycle,
+            "dose_gy": total_dose,
+            "teff_h": args.teff_h,
+            "alpha_beta_gy": alpha_beta,
+            "repair_h": repair,
+            "limits": limits,
+            "warnings": warnings,
+        }
+    )
     if args.json:
         emit_json(document)
         return 0
     print(
         f"BED {total_bed:.4g} Gy from {len(per_cycle)} cycle(s), absorbed dose {total_dose:.4g} Gy "
-        f"(T_eff {args.teff_h:g} h, α/β {args.alpha_beta_gy:g} Gy, T_rep {args.repair_h:g} h)"
+        f"(T_eff {args.teff_h:g} h, α/β {alpha_beta:g} Gy, T_rep {repair:g} h)"
     )
     for item in limits:
         verdict = "within" if item["within"] else "EXCEEDS"
@@ -268,12 +346,13 @@ def run_bed(args: argparse.Namespace) -> int:
             f"  {item['quantity']} {item['value_gy']:.3g} Gy {verdict} {item['limit_gy']:g} Gy "
             f"({item['source']})"
         )
+    _print_warnings(warnings)
     return 0
 
 
 def run_population(args: argparse.Namespace) -> int:
     """Population organ doses for a course."""
-    from lutetia.dosimetry.population import course_estimates
+    from lutetia.dosimetry.population import course_estimates, course_warnings
 
     activities = list(args.activity_gbq)
     if args.cycles is not None:
@@ -281,8 +360,10 @@ def run_population(args: argparse.Namespace) -> int:
             raise BadInputError("--cycles", "give one --activity-gbq and 1-12 cycles")
         activities = activities * args.cycles
     estimates = course_estimates(activities)
+    warnings = course_warnings(activities)
     document = {
         "activities_gbq": activities,
+        "warnings": warnings,
         "organs": [
             {
                 "organ": e.organ,
@@ -304,6 +385,7 @@ def run_population(args: argparse.Namespace) -> int:
             f"{e.cumulative_gy:.3g} ± {e.cumulative_sd_gy:.2g} Gy"
         )
     print(f"  source: {estimates[0].source}")
+    _print_warnings(warnings)
     return 0
 
 
@@ -328,7 +410,9 @@ def run_plan(args: argparse.Namespace) -> int:
         "bed_limit_gy": result.bed_limit.limit_gy if result.bed_limit else None,
         "bed_limit_source": result.bed_limit.source if result.bed_limit else None,
         "activity_for_target_gbq": result.activity_for_target_gbq,
+        "warnings": list(result.warnings),
     }
+    _checked(document)
     if args.json:
         emit_json(document)
         return 0
@@ -345,4 +429,5 @@ def run_plan(args: argparse.Namespace) -> int:
         )
     if result.activity_for_target_gbq is not None:
         print(f"  activity for {args.target_gy:g} Gy: {result.activity_for_target_gbq:.3g} GBq")
+    _print_warnings(list(result.warnings))
     return 0

@@ -11,6 +11,11 @@ mono-exponential kinetics G = λ/(λ + μ), Baechler S et al., J Nucl Med
 2008;49:1966-1974 eq. 2). Defaults for kidneys: α/β = 2.6 Gy, T_rep = 2.8 h
 (Barone R et al., J Nucl Med 2005;46 Suppl 1:99S-106S). Cycles weeks apart
 add: BED_total = Σ BED_cycle.
+
+For mono-exponential kinetics G = λ/(λ + μ) = T_rep/(T_rep + T_eff), the form
+used here: it stays finite for any positive half-lives. Inputs are checked by
+:mod:`lutetia.dosimetry.plausibility`: T_eff ≤ T_phys, 0 ≤ D ≤ 10 kGy and
+0.1 ≤ α/β ≤ 100 Gy, which keep D²/(α/β) finite.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from lutetia.dosimetry.plausibility import (
+    ALPHA_BETA_RANGE_GY,
+    check_dose,
+    check_range,
+    check_teff,
+    require_finite,
+)
 from lutetia.errors import BadInputError
 
 KIDNEY_ALPHA_BETA_GY: Final[float] = 2.6
@@ -40,41 +52,40 @@ def lea_catcheside_g(
     for ai, li in zip(amplitudes, lambdas, strict=True):
         for aj, lj in zip(amplitudes, lambdas, strict=True):
             total += ai * aj / ((li + lj) * (li + mu))
-    return 2.0 * total / dose**2
+    return require_finite(2.0 * total / dose**2, "G")
 
 
 def bed_mono(dose_gy: float, teff_h: float, *, alpha_beta_gy: float = KIDNEY_ALPHA_BETA_GY,
              repair_h: float = KIDNEY_REPAIR_HALF_TIME_H) -> float:  # fmt: skip
-    """BED = D (1 + D/(α/β) · λ/(λ + μ)) for mono-exponential kinetics.
+    """BED = D (1 + D/(α/β) · T_rep/(T_rep + T_eff)) for mono-exponential kinetics.
 
     >>> round(bed_mono(10.0, 40.0), 4)
     12.5162
     """
-    _check(dose_gy, teff_h, alpha_beta_gy)
-    lam = math.log(2) / teff_h
-    return dose_gy + lea_catcheside_g([dose_gy * lam], [lam], repair_h) * dose_gy**2 / alpha_beta_gy
+    _check(dose_gy, teff_h, alpha_beta_gy, repair_h)
+    g = repair_h / (repair_h + teff_h)
+    return require_finite(dose_gy + g * dose_gy**2 / alpha_beta_gy, "bed_gy")
 
 
 def bed_from_rates(amplitudes_gy_h: Sequence[float], lambdas_per_h: Sequence[float], *,
                    alpha_beta_gy: float = KIDNEY_ALPHA_BETA_GY,
                    repair_h: float = KIDNEY_REPAIR_HALF_TIME_H) -> float:  # fmt: skip
     """BED for a dose rate that is a sum of exponentials (Gy/h amplitudes, 1/h constants)."""
-    if any(lam <= 0 for lam in lambdas_per_h):
+    if any(not (math.isfinite(lam) and lam > 0) for lam in lambdas_per_h):
         raise BadInputError("lambdas", "decay constants must be positive")
     dose = sum(a / lam for a, lam in zip(amplitudes_gy_h, lambdas_per_h, strict=True))
-    if not alpha_beta_gy > 0:
-        raise BadInputError("--alpha-beta-gy", "must be positive")
+    check_dose(dose, "dose_gy")
+    check_range(alpha_beta_gy, "--alpha-beta-gy", *ALPHA_BETA_RANGE_GY, "Gy")
     g = lea_catcheside_g(amplitudes_gy_h, lambdas_per_h, repair_h)
-    return dose + g * dose**2 / alpha_beta_gy
+    return require_finite(dose + g * dose**2 / alpha_beta_gy, "bed_gy")
 
 
-def _check(dose_gy: float, teff_h: float, alpha_beta_gy: float) -> None:
-    if not (math.isfinite(dose_gy) and dose_gy >= 0):
-        raise BadInputError("--dose-gy", f"{dose_gy!r} must be non-negative")
-    if not (math.isfinite(teff_h) and teff_h > 0):
-        raise BadInputError("--teff-h", f"{teff_h!r} must be positive")
-    if not (math.isfinite(alpha_beta_gy) and alpha_beta_gy > 0):
-        raise BadInputError("--alpha-beta-gy", f"{alpha_beta_gy!r} must be positive")
+def _check(dose_gy: float, teff_h: float, alpha_beta_gy: float, repair_h: float) -> None:
+    check_dose(dose_gy, "--dose-gy")
+    check_teff(teff_h)
+    check_range(alpha_beta_gy, "--alpha-beta-gy", *ALPHA_BETA_RANGE_GY, "Gy")
+    if not (math.isfinite(repair_h) and repair_h > 0):
+        raise BadInputError("--repair-h", f"{repair_h!r} must be a positive repair half-time (h)")
 
 
 @dataclass(frozen=True)

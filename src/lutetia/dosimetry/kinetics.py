@@ -24,15 +24,28 @@ The trapezoid alternative integrates the points with the trapezoidal rule,
 a head from (0, 0) to the first point, and a tail from the last point: by
 physical decay only (A_last/λ_phys, the conservative default) or by the
 mono-exponential through the last two points (never slower than physical).
+It needs at least two points.
+
+No fit is returned silently when the data cannot support it: every
+:class:`Fit` carries ``warnings`` when no washout was observed (the last point
+is the highest), when the slowest fitted clearance sits on the physical-decay
+bound (no biological washout resolved), or when more than half of the TIA
+lies after the last measurement (extrapolated, not measured).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
+from lutetia.dosimetry.plausibility import (
+    MAX_ACTIVITY_MBQ,
+    check_activity_mbq,
+    check_time,
+    require_finite,
+)
 from lutetia.errors import BadInputError
 from lutetia.nuclides import decay_constant_per_h, nuclide
 
@@ -41,6 +54,12 @@ MODELS: Final[tuple[ModelName, ...]] = ("mono", "uptake_washout", "bi", "tri")
 PARAMETER_COUNT: Final[dict[ModelName, int]] = {"mono": 2, "uptake_washout": 3, "bi": 4, "tri": 6}
 AICC_PREFERENCE: Final[float] = 2.0
 MAX_LAMBDA_PER_H: Final[float] = 50.0
+#: More points than any imaging protocol acquires (a dynamic acquisition has tens of frames).
+MAX_POINTS: Final[int] = 1000
+#: Smallest SD accepted (1 Bq): 1/SD² weights stay finite and no measurement is that precise.
+MIN_SD_MBQ: Final[float] = 1e-6
+#: Above this share of the TIA after the last point, the TIA is mostly extrapolated.
+MAX_TAIL_FRACTION: Final[float] = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,15 +74,15 @@ class TimeActivity:
         n = len(self.time_h)
         if n == 0:
             raise BadInputError("time_h", "no points")
+        if n > MAX_POINTS:
+            raise BadInputError(
+                "time_h", f"{n} points: more than {MAX_POINTS}, not a time–activity curve"
+            )
         if len(self.activity_mbq) != n or (self.sd_mbq is not None and len(self.sd_mbq) != n):
             raise BadInputError("activity_mbq", "one value per time point is needed")
         for i, (t, a) in enumerate(zip(self.time_h, self.activity_mbq, strict=True)):
-            if not math.isfinite(t) or t < 0:
-                raise BadInputError(f"time_h[{i}]", f"{t!r} must be a finite time ≥ 0 h")
-            if not math.isfinite(a) or a < 0:
-                raise BadInputError(
-                    f"activity_mbq[{i}]", f"{a!r} must be a finite, non-negative activity"
-                )
+            check_time(t, f"time_h[{i}]", allow_zero=True)
+            check_activity_mbq(a, f"activity_mbq[{i}]")
         for i in range(1, n):
             if self.time_h[i] == self.time_h[i - 1]:
                 raise BadInputError(f"time_h[{i}]", f"duplicate time {self.time_h[i]:g} h")
@@ -74,8 +93,12 @@ class TimeActivity:
                 )
         if self.sd_mbq is not None:
             for i, s in enumerate(self.sd_mbq):
-                if not math.isfinite(s) or s <= 0:
-                    raise BadInputError(f"activity_sd_mbq[{i}]", f"{s!r} must be positive")
+                if not (math.isfinite(s) and MIN_SD_MBQ <= s <= MAX_ACTIVITY_MBQ):
+                    raise BadInputError(
+                        f"activity_sd_mbq[{i}]",
+                        f"{s!r} must be a positive SD from {MIN_SD_MBQ:g} to "
+                        f"{MAX_ACTIVITY_MBQ:g} MBq",
+                    )
         if all(a == 0 for a in self.activity_mbq):
             raise BadInputError("activity_mbq", "all activities are zero")
 
@@ -96,6 +119,7 @@ class Fit:
     effective_half_life_h: float | None
     curve: Callable[[float], float] = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def activity_mbq(self, time_h: float) -> float:
         """The fitted (or interpolated) activity at ``time_h``."""
@@ -104,6 +128,38 @@ class Fit:
 
 def _lambda_phys() -> float:
     return decay_constant_per_h(nuclide("Lu-177").half_life_h)
+
+
+def reliability_warnings(
+    points: TimeActivity, tia_mbq_h: float, tail_mbq_h: float, slowest_lambda_per_h: float | None
+) -> tuple[str, ...]:
+    """Why a TIA from these points may be unreliable (see the module docstring).
+
+    ``tail_mbq_h`` is the part of the TIA after the last point; ``slowest_lambda_per_h`` the
+    slowest fitted clearance (None for the trapezoid, whose tail is chosen, not fitted).
+    """
+    warnings: list[str] = []
+    values = points.activity_mbq
+    last_t, last_a = points.time_h[-1], values[-1]
+    if len(points) >= 2 and last_a > 0 and last_a >= max(values[:-1]):
+        warnings.append(
+            f"no washout observed: the activity is highest at the last point ({last_a:g} MBq "
+            f"at {last_t:g} h); after it the curve is extrapolated, not measured (at least "
+            "physical decay), so the TIA is unreliable: add a later time point"
+        )
+    lambda_phys = _lambda_phys()
+    if slowest_lambda_per_h is not None and slowest_lambda_per_h <= lambda_phys * (1 + 1e-6):
+        half_life = math.log(2) / lambda_phys
+        warnings.append(
+            "the slowest fitted clearance is physical decay alone (the fit's bound λ ≥ λ_phys, "
+            f"T_eff = {half_life:.4g} h, is active): no biological washout was resolved"
+        )
+    if tia_mbq_h > 0 and tail_mbq_h / tia_mbq_h > MAX_TAIL_FRACTION:
+        warnings.append(
+            f"{100 * tail_mbq_h / tia_mbq_h:.0f} % of the TIA lies after the last measurement "
+            f"at {last_t:g} h and is extrapolated, not measured"
+        )
+    return tuple(warnings)
 
 
 def _exp_sum(t: Any, amplitudes: Sequence[float], lambdas: Sequence[float]) -> Any:
@@ -241,7 +297,7 @@ def fit_model(points: TimeActivity, model: ModelName) -> Fit:
     n = len(points)
     if n < k:
         raise BadInputError(
-            "model", f"{model} has {k} parameters but the table has only {n} points"
+            "--model", f"{model} has {k} parameters but the table has only {n} points"
         )
     lambda_phys = _lambda_phys()
     xs = np.array(points.time_h, dtype=float)
@@ -298,15 +354,16 @@ def fit_model(points: TimeActivity, model: ModelName) -> Fit:
         if best is None or ssr < best[0]:
             best = (ssr, params, cov)
     if best is None:
-        raise BadInputError("model", f"the {model} model could not be fitted to these points")
+        raise BadInputError("--model", f"the {model} model could not be fitted to these points")
     ssr, params, cov = best
     p = [float(v) for v in params]
     tia, gradient = _tia_and_gradient(model, p)
+    require_finite(tia, "tia_mbq_h")
     sd: float | None = None
     if cov is not None and np.all(np.isfinite(cov)) and n > k:
         g = np.array(gradient)
         variance = float(g @ cov @ g)
-        sd = math.sqrt(variance) if variance >= 0 else None
+        sd = math.sqrt(variance) if variance >= 0 and math.isfinite(variance) else None
     shown_p = _shown(model, p)
     amplitudes, lambdas = _unpack(model, shown_p)
     names = _parameter_names(model)
@@ -321,7 +378,11 @@ def fit_model(points: TimeActivity, model: ModelName) -> Fit:
     def curve(t: float) -> float:
         return float(_exp_sum(np.float64(t), amplitudes, lambdas))
 
-    return Fit(model, shown, tia, sd, ssr, score, effective, curve)
+    last = points.time_h[-1]
+    tail = sum(a * math.exp(-lam * last) / lam for a, lam in zip(amplitudes, lambdas, strict=True))
+    present = [lam for a, lam in zip(amplitudes, lambdas, strict=True) if a > 0]
+    cautions = reliability_warnings(points, tia, max(tail, 0.0), min(present, default=None))
+    return Fit(model, shown, tia, sd, ssr, score, effective, curve, warnings=cautions)
 
 
 def _parameter_names(model: ModelName) -> list[str]:
@@ -347,10 +408,9 @@ def select_model(points: TimeActivity) -> Fit:
     if not candidates:
         if n >= 2:
             fit = fit_model(points, "mono")
-            return Fit(
-                fit.model, fit.parameters, fit.tia_mbq_h, fit.tia_sd_mbq_h, fit.ssr, None,
-                fit.effective_half_life_h, fit.curve,
-                (f"{n} points: too few for AICc selection; mono-exponential fitted",),
+            return replace(
+                fit, aicc=None,
+                notes=(f"{n} points: too few for AICc selection; mono-exponential fitted",),
             )  # fmt: skip
         raise BadInputError(
             "points", "one point: use a single-time-point method (lutetia dose stp)"
@@ -367,14 +427,19 @@ def select_model(points: TimeActivity) -> Fit:
     close = [f for f in fits if f.aicc is not None and f.aicc - best < AICC_PREFERENCE]
     chosen = min(close, key=lambda f: PARAMETER_COUNT[f.model])  # type: ignore[index]
     notes = tuple(f"{f.model}: AICc {f.aicc:.2f}" for f in fits)
-    return Fit(
-        chosen.model, chosen.parameters, chosen.tia_mbq_h, chosen.tia_sd_mbq_h, chosen.ssr,
-        chosen.aicc, chosen.effective_half_life_h, chosen.curve, notes,
-    )  # fmt: skip
+    return replace(chosen, notes=notes)
 
 
 def trapezoid(points: TimeActivity, *, tail: Literal["physical", "fitted"] = "physical") -> Fit:
-    """Trapezoidal TIA with a head from (0, 0) and a tail from the last point."""
+    """Trapezoidal TIA with a head from (0, 0) and a tail from the last point (≥ 2 points)."""
+    if len(points) < 2:
+        raise BadInputError(
+            "--model",
+            "trapezoid needs at least two points; for one point use a single-time-point "
+            "method (lutetia dose stp)",
+        )
+    if tail not in ("physical", "fitted"):
+        raise BadInputError("--tail", f"{tail!r} is not physical or fitted")
     lambda_phys = _lambda_phys()
     ts = [0.0, *points.time_h] if points.time_h[0] > 0 else list(points.time_h)
     activities = [0.0, *points.activity_mbq] if points.time_h[0] > 0 else list(points.activity_mbq)
@@ -384,20 +449,17 @@ def trapezoid(points: TimeActivity, *, tail: Literal["physical", "fitted"] = "ph
     )
     tail_lambda = lambda_phys
     notes = ["head: linear from (0, 0) to the first point"]
-    if (
-        tail == "fitted"
-        and len(points) >= 2
-        and points.activity_mbq[-1] > 0
-        and points.activity_mbq[-2] > 0
-    ):
+    if tail == "fitted" and points.activity_mbq[-1] > 0 and points.activity_mbq[-2] > 0:
         t1, t2 = points.time_h[-2:]
         a1, a2 = points.activity_mbq[-2:]
         tail_lambda = max(math.log(a1 / a2) / (t2 - t1), lambda_phys)
         notes.append("tail: mono-exponential through the last two points (≥ physical decay)")
+        if tail_lambda == lambda_phys:
+            notes.append("tail: the last two points fall no faster than physical decay")
     else:
         notes.append("tail: physical decay from the last point")
     tail_tia = points.activity_mbq[-1] / tail_lambda
-    tia = body + tail_tia
+    tia = require_finite(body + tail_tia, "tia_mbq_h")
 
     def curve(t: float) -> float:
         if t >= ts[-1]:
@@ -410,16 +472,27 @@ def trapezoid(points: TimeActivity, *, tail: Literal["physical", "fitted"] = "ph
 
     return Fit(
         "trapezoid", {"tail_lambda_per_h": tail_lambda, "tail_mbq_h": tail_tia}, tia, None, 0.0,
-        None, None, curve, tuple(notes),
+        None, None, curve, tuple(notes), reliability_warnings(points, tia, tail_tia, None),
     )  # fmt: skip
 
 
-def fit_tac(points: TimeActivity, model: ModelName | Literal["auto", "trapezoid"] = "auto") -> Fit:
-    """Fit ``model`` (or choose one with ``auto``) and integrate."""
+def fit_tac(
+    points: TimeActivity,
+    model: ModelName | Literal["auto", "trapezoid"] = "auto",
+    *,
+    tail: Literal["physical", "fitted"] | None = None,
+) -> Fit:
+    """Fit ``model`` (or choose one with ``auto``) and integrate.
+
+    ``tail`` chooses the trapezoid's tail and is refused with any other model
+    (it would be ignored).
+    """
+    if tail is not None and model != "trapezoid":
+        raise BadInputError("--tail", "applies to --model trapezoid only")
     if model == "auto":
         return select_model(points)
     if model == "trapezoid":
-        return trapezoid(points)
+        return trapezoid(points, tail=tail or "physical")
     if model not in PARAMETER_COUNT:
         raise BadInputError("--model", f"{model!r} is not one of auto, mono, bi, tri, trapezoid")
     return fit_model(points, model)

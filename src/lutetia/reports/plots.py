@@ -1,4 +1,9 @@
-"""Plots: a fitted time–activity curve with its points (matplotlib, no display)."""
+"""Plots: a fitted time–activity curve with its points (matplotlib, no display).
+
+The caller chooses where the figure goes; the command line writes it to a
+temporary file beside the target and renames it (``lutetia.cli.output.atomic_output``),
+so the format is given explicitly rather than read from the temporary name.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,23 @@ from typing import Any
 from lutetia.errors import BadInputError
 
 
-def plot_tac(points: Any, fit: Any, path: str | Path) -> None:
-    """Draw the points (with SD bars when given) and the fitted curve to PNG or SVG."""
+def plot_format(path: str | Path) -> str:
+    """``png`` or ``svg`` from the file name; anything else is refused (option ``--plot``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise BadInputError("--plot", f"{Path(path).name}: the plot must be .png or .svg")
+    return suffix[1:]
+
+
+def plot_tac(points: Any, fit: Any, path: str | Path, *, image_format: str | None = None) -> None:
+    """Draw the points (with SD bars when given) and the fitted curve to PNG or SVG.
+
+    ``image_format`` (``png`` or ``svg``) defaults to the suffix of ``path``.
+    """
     target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg"):
-        raise BadInputError("--plot", f"{target.name}: the plot must be .png or .svg")
+    chosen = plot_format(target) if image_format is None else image_format
+    if chosen not in ("png", "svg"):
+        raise BadInputError("--plot", f"{chosen!r}: the plot must be png or svg")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,7 +53,7 @@ def plot_tac(points: Any, fit: Any, path: str | Path) -> None:
     axis.legend()
     figure.tight_layout()
     try:
-        figure.savefig(target)
+        figure.savefig(target, format=chosen)
     except OSError as error:
         raise BadInputError("--plot", f"cannot write {path}: {error.strerror}") from None
     finally:
