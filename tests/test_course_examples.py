@@ -2,7 +2,10 @@
 
 Each course file in examples/cases/ states the decision a clinician expects
 (``extensions.lutetia_example``) and the codes that must be among the
-findings; the spec's example (a skeletal event not yet treated) must hold.
+findings. The spec's own example dates cycle 1 and its adverse events after
+its ``as_of``: it is bad input (exit 2, naming ``course.cycles[0].date``);
+35-course-skeletal-event-untreated.json is the same case dated consistently
+(a skeletal event not yet treated must hold).
 """
 
 from __future__ import annotations
@@ -14,15 +17,14 @@ from typing import Any
 import pytest
 
 from lutetia.cases.io import load_case
+from lutetia.cli import main
+from lutetia.errors import BadInputError
 from lutetia.guideline.assessment import course_document
 from lutetia.guideline.course import next_cycle
-from tests.conftest import EXAMPLES, SHARED_SPEC
+from tests.conftest import EXAMPLES, shared_spec
+from tests.test_selection_examples import BAD_INPUT, CASES, stated
 
-COURSES = sorted(
-    p
-    for p in EXAMPLES.iterdir()
-    if p.suffix in (".json", ".yaml") and "expected_decision" in str(load_case(p).extensions)
-)
+COURSES = [p for p in CASES if "expected_decision" in stated(p)]
 
 
 def run(path: Path) -> dict[str, Any]:
@@ -50,22 +52,38 @@ def test_course_example(path: Path) -> None:
         assert document["activity_gbq"] is None
 
 
-def test_spec_example_holds_for_the_untreated_skeletal_event() -> None:
-    document = run(EXAMPLES / "spec-example.json")
+def test_untreated_skeletal_event_holds() -> None:
+    """The spec's example, dated consistently (as_of after cycle 1 and its events)."""
+    document = run(EXAMPLES / "35-course-skeletal-event-untreated.json")
     assert document["decision"] == "hold"
     assert document["earliest_date"] is None
     skeletal = next(f for f in document["findings"] if f["code"] == "toxicity.skeletal_event")
     assert skeletal["section"] == "Management of side effects, 5"
 
 
+@pytest.mark.parametrize("path", sorted(BAD_INPUT), ids=[p.name for p in sorted(BAD_INPUT)])
+def test_bad_input_example_exits_2_naming_the_field(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    field = BAD_INPUT[path]
+    with pytest.raises(BadInputError) as raised:
+        load_case(path)
+    assert raised.value.field == field
+    assert main(["next-cycle", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert field in err
+
+
 def between_cycles_codes() -> set[str]:
-    text = (SHARED_SPEC / "finding-codes.md").read_text().split("## Between cycles")[1]
+    text = shared_spec("finding-codes.md").read_text().split("## Between cycles")[1]
     return set(re.findall(r"^\| `([a-z_.0-9]+)`", text, re.MULTILINE))
 
 
 def test_examples_cover_every_between_cycles_code() -> None:
     found: set[str] = set()
-    for path in [*COURSES, EXAMPLES / "spec-example.json"]:
+    for path in COURSES:
         found.update(f["code"] for f in run(path)["findings"])
     assert between_cycles_codes() - found == set()
 

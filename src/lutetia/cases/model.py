@@ -1,22 +1,38 @@
 """The case file ``lutetia.case/1``: one patient's clinical picture at one moment.
 
 The models follow ``spec/case-format.md`` field for field. They are frozen and
-validated on construction: an unknown field (outside ``extensions``), an
-impossible value (ECOG 7, a negative count) or a datetime without a UTC offset
-is rejected with the path of the field. Lab values are converted to the
-canonical unit of their analyte (:data:`lutetia.units.CANONICAL_UNITS`) when
-the case is built, so a unit that cannot be converted fails here, naming
-``labs[i].unit``.
+validated on construction (``Case.model_validate`` included), so a case that
+breaks any rule below cannot exist; each error names the path of the field:
+
+* types are strict: a boolean only from ``true``/``false``, an integer not from
+  7.0, ``true`` or ``"7"``, a number not from a boolean or a string; no NaN;
+* an unknown field (outside ``extensions``), an impossible value (ECOG 7, a
+  negative count) or a datetime without a UTC offset is rejected;
+* text holds no control, line-separator or bidirectional characters (an
+  identifier could otherwise print a line of its own in a report);
+* every date lies in 1900-01-01..2199-12-31 (:data:`EARLIEST_DATE`,
+  :data:`LATEST_DATE`);
+* lab values and their reference limits, converted to the canonical unit of
+  their analyte (:data:`lutetia.units.CANONICAL_UNITS`), and cycle activities
+  are physiologically possible (:mod:`lutetia.clinical.plausibility`); a unit
+  that cannot be converted fails naming ``labs[i].unit``;
+* the chronology holds (:func:`check_chronology`), same-day results of one
+  analyte can be ordered (:func:`check_lab_series`) and no creatinine gives an
+  impossible eGFR (:func:`check_computed_egfr`).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
+from collections.abc import Iterator
 from datetime import date, datetime
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,46 +43,130 @@ from pydantic import (
 )
 
 from lutetia import units
+from lutetia.clinical import plausibility
+from lutetia.clinical.renal import egfr_ckd_epi_2021
 from lutetia.errors import BadInputError
 
 CASE_SCHEMA = "lutetia.case/1"
 
+#: Earliest and latest calendar day a case may mention. A patient born before 1900
+#: would be older than any living person (:data:`~lutetia.clinical.plausibility.
+#: AGE_MAXIMUM_YEARS`) on any date 177Lu-PSMA therapy exists; 2199 leaves every
+#: planning horizon open while keeping date arithmetic (intervals, schedules, decay
+#: calendars) far from the ends of the calendar (years 1 and 9999), where it overflows.
+EARLIEST_DATE: Final = date(1900, 1, 1)
+LATEST_DATE: Final = date(2199, 12, 31)
+
+#: Greatest nesting of lists and mappings under ``extensions`` (the case itself nests 4 deep).
+MAX_EXTENSION_DEPTH: Final = 32
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Bidirectional embedding, override and isolate controls: they reorder the text around
+#: them on screen ("Trojan Source", CVE-2021-42574).
+_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of ``text`` that must not reach a text output, or None.
+
+    C0 and C1 control characters (including tab, newline, carriage return, escape
+    and NEL), DEL, the Unicode line and paragraph separators (U+2028, U+2029) and the
+    bidirectional controls: any of them in an identifier could start a new line or
+    rewrite one (a fake "Recommendation:" line in a report or a terminal).
+
+    >>> unsafe_character("demo-001")
+    >>> unsafe_character("demo\\nproceed")
+    '\\n'
+    """
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            return char
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with every :func:`unsafe_character` written as a ``\\uXXXX`` escape.
+
+    >>> printable("a\\nb")
+    'a\\\\u000ab'
+    """
+    return "".join(f"\\u{ord(c):04x}" if unsafe_character(c) else c for c in text)
+
+
+def _unsafe_reason(char: str) -> str:
+    return (
+        f"contains the character U+{ord(char):04X}: line breaks, tabs, other control "
+        "characters and bidirectional controls are not allowed in case text"
+    )
+
+
+def _check_date_range(moment: date) -> None:
+    day = day_of(moment)
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(
+            f"{day.isoformat()} is outside the plausible range "
+            f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
+        )
+
+
+def _parse_day(text: str) -> date:
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(f"{text!r} is not an ISO 8601 date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a valid calendar date") from error
+
 
 def _date_or_aware(value: Any) -> Any:
-    """Accept a date or a datetime with a UTC offset; reject a naive datetime."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"{value.isoformat()} has no UTC offset (e.g. +01:00)")
-        return value
-    if isinstance(value, date):
-        return value
+    """Accept a date or a datetime with a UTC offset; reject a naive datetime.
+
+    Strings are parsed as ISO 8601; every date must lie within
+    :data:`EARLIEST_DATE` .. :data:`LATEST_DATE`.
+    """
     if isinstance(value, str):
         text = value.strip()
         if "T" in text or " " in text:
             try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                value = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError as error:
-                raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from error
-            if parsed.tzinfo is None:
-                raise ValueError(f"{value!r} has no UTC offset (e.g. +01:00)")
-            return parsed
-        try:
-            return date.fromisoformat(text)
-        except ValueError as error:
-            raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)") from error
+                raise ValueError(f"{text!r} is not an ISO 8601 date or datetime") from error
+        else:
+            value = _parse_day(text)
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{value.isoformat()} has no UTC offset (e.g. +01:00)")
+        _check_date_range(value)
+        return value
+    if isinstance(value, date):
+        _check_date_range(value)
+        return value
     raise ValueError(f"{value!r} is not an ISO 8601 date or datetime")
 
 
 def _plain_date(value: Any) -> Any:
+    """Accept a calendar date (``YYYY-MM-DD`` or a date object) within the plausible range."""
+    if isinstance(value, str):
+        value = _parse_day(value.strip())
     if isinstance(value, datetime):
         raise ValueError(f"{value.isoformat()} must be a date (YYYY-MM-DD), not a datetime")
-    return value
+    if isinstance(value, date):
+        _check_date_range(value)
+        return value
+    raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
+
+
+def _activity(value: float) -> float:
+    return plausibility.check_activity_gbq(value)
 
 
 #: A calendar date or a timezone-aware datetime ("2026-03-02" or "2026-03-02T09:30:00+01:00").
 When = Annotated[date | datetime, BeforeValidator(_date_or_aware)]
 #: A calendar date.
 Day = Annotated[date, BeforeValidator(_plain_date)]
+#: The activity of one cycle in GBq, within
+#: :data:`lutetia.clinical.plausibility.ACTIVITY_PER_CYCLE_GBQ`.
+ActivityGbq = Annotated[float, AfterValidator(_activity)]
 
 
 CalendarDay = date
@@ -77,22 +177,73 @@ def day_of(moment: date | datetime) -> date:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
+def walk_items(value: Any) -> Iterator[tuple[str, int, Any]]:
+    """Every item nested in ``value`` as ``(relative path, depth, item)``, iteratively."""
+    stack: list[tuple[str, int, Any]] = [("", 0, value)]
+    while stack:
+        path, depth, item = stack.pop()
+        yield path, depth, item
+        if isinstance(item, dict):
+            children = [
+                (f"{path}.{printable(str(k))}" if path else printable(str(k)), depth + 1, v)
+                for k, v in item.items()
+            ]
+        elif isinstance(item, list | tuple):
+            children = [(f"{path}[{i}]", depth + 1, v) for i, v in enumerate(item)]
+        else:
+            continue
+        stack.extend(reversed(children))
+
+
+def check_free_form(value: Any) -> None:
+    """Reject free-form data (``extensions``) nested too deeply or holding control characters.
+
+    Raises :class:`BadInputError` whose ``field`` is the path relative to ``value``.
+    """
+    for path, depth, item in walk_items(value):
+        if depth > MAX_EXTENSION_DEPTH:
+            raise BadInputError(path, f"nested more than {MAX_EXTENSION_DEPTH} deep")
+        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+        for text in texts:
+            char = unsafe_character(text) if isinstance(text, str) else None
+            if char is not None:
+                what = "" if isinstance(item, str) else "a key "
+                raise BadInputError(path, what + _unsafe_reason(char))
+
+
 class _Strict(BaseModel):
+    """Frozen, strict models: no unknown fields, no coercion (``true`` is not 1, ``"no"``
+    is not false, 7.0 is not an integer), no NaN or infinity, no control characters."""
+
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         populate_by_name=True,
         allow_inf_nan=False,
         str_strip_whitespace=True,
+        strict=True,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            char = unsafe_character(value)
+            if char is not None:
+                raise ValueError(_unsafe_reason(char))
+        elif isinstance(value, dict):
+            check_free_form(value)
+        return value
 
 
 class Patient(_Strict):
     id: str = Field(min_length=1)
     birth_date: Day | None = None
     sex: Literal["male", "female"] | None = None
-    weight_kg: float | None = Field(default=None, gt=0, le=400)
-    height_cm: float | None = Field(default=None, gt=0, le=250)
+    #: 20-400 kg: the range of the adult Cockcroft-Gault equation (:mod:`lutetia.clinical.renal`).
+    weight_kg: float | None = Field(default=None, ge=20, le=400)
+    #: 50-250 cm: the shortest and tallest adults on record lie within.
+    height_cm: float | None = Field(default=None, ge=50, le=250)
 
 
 class Diagnosis(_Strict):
@@ -191,26 +342,30 @@ class Lab(_Strict):
     @classmethod
     def _convertible(cls, unit: str, info: ValidationInfo) -> str:
         analyte = info.data.get("analyte")
-        value = info.data.get("value")
-        if analyte is None or value is None:
+        if analyte is None:
             return unit
         try:
-            units.convert_lab(analyte, value, unit, field="unit")
+            plausibility.to_canonical(analyte, 1.0, unit, field="unit")
         except BadInputError as error:
             raise ValueError(error.reason) from None
         return unit
 
+    @model_validator(mode="after")
+    def _plausible(self) -> Lab:
+        """Value, LLN and ULN, in the canonical unit, within what a living adult can have
+        (:data:`lutetia.clinical.plausibility.LAB_PLAUSIBILITY`); raises naming ``value``,
+        ``lln`` or ``uln``."""
+        plausibility.check_lab(self.analyte, self.value, self.unit, lln=self.lln, uln=self.uln)
+        return self
+
     @cached_property
     def canonical(self) -> tuple[float, float | None, float | None]:
         """``(value, lln, uln)`` in :attr:`canonical_unit` (converted once, then cached)."""
-        target = units.CANONICAL_UNITS[self.analyte]
-        molar = units.MOLAR_MASSES.get(self.analyte)
-        mass = molar.g_per_mol if molar else None
 
         def convert(x: float | None) -> float | None:
             if x is None:
                 return None
-            return units.convert(x, self.unit, target, field="unit", molar_mass_g_per_mol=mass)
+            return plausibility.to_canonical(self.analyte, x, self.unit, field="unit")
 
         value = convert(self.value)
         assert value is not None
@@ -277,7 +432,7 @@ class Consent(_Strict):
 class Cycle(_Strict):
     number: int = Field(ge=1)
     date: When
-    activity_gbq: float = Field(gt=0, le=50)
+    activity_gbq: ActivityGbq
 
 
 class AdverseEvent(_Strict):
@@ -299,7 +454,7 @@ class Course(_Strict):
     cycles: list[Cycle] = Field(default_factory=list)
     adverse_events: list[AdverseEvent] = Field(default_factory=list)
     planned_date: When | None = None
-    planned_activity_gbq: float | None = Field(default=None, gt=0, le=50)
+    planned_activity_gbq: ActivityGbq | None = None
     radiopharmaceutical: str = "177Lu-PSMA-617"
     wellbeing: list[Wellbeing] = Field(default_factory=list)
     #: Lutetia's addition: cycles beyond 6 are planned under patient-individual dosimetry
@@ -325,6 +480,18 @@ class Case(_Strict):
     course: Course | None = None
     extensions: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Case:
+        """Chronology, unambiguous lab series and a plausible computed eGFR.
+
+        Runs on every construction (``Case.model_validate`` included), so a case
+        that breaks them cannot exist; raises :class:`BadInputError` naming the field.
+        """
+        check_chronology(self)
+        check_lab_series(self)
+        check_computed_egfr(self)
+        return self
+
     def age_years(self, on: date | None = None) -> float | None:
         """Age in whole years on ``on`` (default ``as_of``); None without a birth date."""
         if self.patient.birth_date is None:
@@ -334,36 +501,75 @@ class Case(_Strict):
         return float(when.year - born.year - ((when.month, when.day) < (born.month, born.day)))
 
 
-def check_chronology(case: Case) -> None:
-    """Reject results dated after the case's own ``as_of``, and inconsistent courses.
+def _recorded(case: Case) -> Iterator[tuple[str, date | datetime | None]]:
+    """Every date of something that has happened, with its field, in document order.
 
-    Labs, scans and treatments are results the case was written from, so none
-    may be dated after ``as_of``. (The specification's own example records a
-    course beyond ``as_of``, so course entries are checked for order, not
-    against ``as_of``.) Cycles must be numbered 1, 2, ... in date order, an
-    adverse event cannot resolve before its onset, and a planned date must
-    follow the last cycle. Raises :class:`BadInputError` naming the field.
+    ``course.planned_date`` is the only date of the future and is not among them.
+    """
+    yield "diagnosis.diagnosis_date", case.diagnosis.diagnosis_date
+    for i, treatment in enumerate(case.treatments):
+        yield f"treatments[{i}].start", treatment.start
+        yield f"treatments[{i}].end", treatment.end
+    for i, lab in enumerate(case.labs):
+        yield f"labs[{i}].date", lab.date
+    if case.psma_pet is not None:
+        yield "psma_pet.date", case.psma_pet.date
+    for i, scan in enumerate(case.conventional_imaging):
+        yield f"conventional_imaging[{i}].date", scan.date
+    yield "consent.signed_at", case.consent.signed_at
+    if case.course is not None:
+        for i, cycle in enumerate(case.course.cycles):
+            yield f"course.cycles[{i}].date", cycle.date
+        for i, event in enumerate(case.course.adverse_events):
+            yield f"course.adverse_events[{i}].onset", event.onset
+            yield f"course.adverse_events[{i}].resolved", event.resolved
+        for i, entry in enumerate(case.course.wellbeing):
+            yield f"course.wellbeing[{i}].date", entry.date
+
+
+def check_chronology(case: Case) -> None:
+    """Reject a case whose dates cannot all be true at its ``as_of``.
+
+    Everything recorded as having happened (diagnosis, treatments, labs, scans,
+    consent, cycles, adverse events and their resolution, wellbeing reports) lies
+    on or before ``as_of`` and on or after the birth date; only
+    ``course.planned_date`` may lie after ``as_of``. The patient is born before
+    ``as_of`` and is at most :data:`~lutetia.clinical.plausibility.AGE_MAXIMUM_YEARS`
+    old on it. Cycles are numbered 1, 2, ... in date order (at most 6 unless
+    ``course.individual_dosimetry``), an adverse event cannot resolve before its
+    onset, and a planned date follows the last cycle. Raises
+    :class:`BadInputError` naming the field.
+
+    The specification's own example (spec/case-format.md) dates cycle 1 and its
+    adverse events after its ``as_of`` and is therefore rejected, naming
+    ``course.cycles[0].date``.
     """
     limit = case.as_of
-
-    def after(moment: date | datetime | None, field: str) -> None:
-        if moment is not None and day_of(moment) > limit:
+    born = case.patient.birth_date
+    if born is not None:
+        if born >= limit:
+            raise BadInputError("patient.birth_date", "is not before as_of")
+        age = case.age_years()
+        if age is not None and age > plausibility.AGE_MAXIMUM_YEARS:
             raise BadInputError(
-                field, f"{day_of(moment).isoformat()} is after as_of {limit.isoformat()}"
+                "patient.birth_date",
+                f"gives an age of {age:g} years on as_of {limit.isoformat()}, above the "
+                f"plausible {plausibility.AGE_MAXIMUM_YEARS:g}",
             )
-
-    if case.patient.birth_date is not None and case.patient.birth_date >= limit:
-        raise BadInputError("patient.birth_date", "is not before as_of")
-    after(case.diagnosis.diagnosis_date, "diagnosis.diagnosis_date")
-    for i, lab in enumerate(case.labs):
-        after(lab.date, f"labs[{i}].date")
-    for i, treatment in enumerate(case.treatments):
-        after(treatment.start, f"treatments[{i}].start")
-        after(treatment.end, f"treatments[{i}].end")
-    if case.psma_pet is not None:
-        after(case.psma_pet.date, "psma_pet.date")
-    for i, scan in enumerate(case.conventional_imaging):
-        after(scan.date, f"conventional_imaging[{i}].date")
+    for field, moment in _recorded(case):
+        if moment is None:
+            continue
+        day = day_of(moment)
+        if day > limit:
+            raise BadInputError(
+                field,
+                f"{day.isoformat()} is after as_of {limit.isoformat()} "
+                "(only course.planned_date may lie in the future)",
+            )
+        if born is not None and day < born:
+            raise BadInputError(
+                field, f"{day.isoformat()} is before the birth date {born.isoformat()}"
+            )
     if case.course is None:
         return
     previous: Cycle | None = None
@@ -399,3 +605,61 @@ def check_chronology(case: Case) -> None:
             f"{day_of(case.course.planned_date)} is not after the last cycle "
             f"({day_of(previous.date)})",
         )
+
+
+def _same_moment(first: date | datetime, second: date | datetime) -> bool:
+    """Whether two results of one calendar day cannot be ordered: unless both carry a
+    time and the times differ, they are ambiguous."""
+    if isinstance(first, datetime) and isinstance(second, datetime):
+        return first == second
+    return True
+
+
+def check_lab_series(case: Case) -> None:
+    """Reject two results of one analyte on one calendar day that cannot be ordered.
+
+    Two results of the same analyte on the same day are ambiguous (which one do
+    the rules read?) unless both carry a time and the times differ. The second
+    of the pair is named: ``labs[j].date``.
+    """
+    seen: dict[tuple[str, date], list[int]] = {}
+    for j, lab in enumerate(case.labs):
+        earlier = seen.setdefault((lab.analyte, lab.day), [])
+        for i in earlier:
+            if _same_moment(case.labs[i].date, lab.date):
+                raise BadInputError(
+                    f"labs[{j}].date",
+                    f"a second {lab.analyte} result on {lab.day.isoformat()} (labs[{i}] is "
+                    "the first): give both a time of day (they must differ) or keep one",
+                )
+        earlier.append(j)
+
+
+def check_computed_egfr(case: Case) -> None:
+    """Reject a creatinine whose CKD-EPI 2021 eGFR exceeds the physiological maximum.
+
+    The eGFR is computed as the rules would compute it (age on the day of the
+    result, sex; adults only, and only when both are known), and compared with
+    :data:`~lutetia.clinical.plausibility.EGFR_MAXIMUM`. Raises naming the
+    creatinine's ``labs[i].value``.
+    """
+    sex = case.patient.sex
+    if sex is None or case.patient.birth_date is None:
+        return
+    for i, lab in enumerate(case.labs):
+        if lab.analyte != "creatinine":
+            continue
+        age = case.age_years(lab.day)
+        if age is None or not 18 <= age <= plausibility.AGE_MAXIMUM_YEARS:
+            continue
+        egfr = egfr_ckd_epi_2021(lab.canonical_value, age, sex)
+        try:
+            plausibility.check_computed_egfr(
+                egfr,
+                note=(
+                    f"creatinine {lab.value:g} {lab.unit} (= {lab.canonical_value:.3g} mg/dL) "
+                    f"at age {age:g}, {sex},"
+                ),
+            )
+        except BadInputError as error:
+            raise BadInputError(f"labs[{i}].value", error.reason) from None
