@@ -15,7 +15,7 @@ RUN := $(UV) run --frozen --no-sync
 	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
 setup: $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 # Until the clinic web application exists, the demo walks one patient through the
 # programme with the bundled examples and writes its documents to out/.
@@ -52,3 +52,13 @@ benchmark: setup
 
 clean:
 	rm -rf .venv .tools .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# Mutation testing of src/lutetia/guideline and src/lutetia/clinical with mutmut
+# ([tool.mutmut] in pyproject.toml; about 45 minutes on 2 cores, results kept in mutants/:
+# delete it for a clean run). Survivors: `mutmut results`; one of them: `mutmut show NAME`.
+# Figures and the classification of survivors: benchmarks/README.md, "Mutation testing".
+.PHONY: mutation
+mutation: setup
+	$(RUN) mutmut run
+	$(RUN) mutmut export-cicd-stats
+	@cat mutants/mutmut-cicd-stats.json; echo

@@ -81,7 +81,7 @@ T_AWARE = "2026-03-04T09:00+01:00"
         (["decay", "--activity-gbq", "7.4", "--from", T_NAIVE, "--to", T_AWARE], "--from"),
         (["decay", "--activity-gbq", "-1", "--from", T_AWARE, "--to", T_AWARE], "--activity-gbq"),
         (["grade", "--analyte", "platelets", "--value", "120", "--unit", "/nL"], "--lln"),
-        (["grade", "--analyte", "platelets", "--value", "-5", "--unit", "/nL"], "negative"),
+        (["grade", "--analyte", "platelets", "--value", "-5", "--unit", "/nL"], "value -5 /nL"),
         (["grade", "--analyte", "platelets", "--value", "5", "--unit", "furlong"], "--unit"),
         (["egfr", "--creatinine", "1", "--unit", "mg/dL", "--age", "7", "--sex", "male"], "age"),
     ],
@@ -118,3 +118,68 @@ def test_entry_point_as_a_user_runs_it() -> None:
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
     assert "--analyte" in completed.stderr
+
+
+def test_decay_half_lives_are_icrp107s() -> None:
+    # ``decay`` answers from a table without loading the ICRP-107 database; the table
+    # must hold exactly the database's value (6.647 d for 177Lu, ICRP-107).
+    from lutetia.cli.physics import HALF_LIVES_H
+    from lutetia.nuclides import nuclide
+
+    for name, half_life_h in HALF_LIVES_H.items():
+        assert half_life_h == nuclide(name).half_life_h
+
+
+def test_decay_of_another_nuclide_reads_the_database(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        capsys, "decay", "--activity-gbq", "1", "--from", "2026-03-03T09:00+01:00",
+        "--to", "2026-03-03T09:00+01:00", "--nuclide", "Y-90",
+    )  # fmt: skip
+    assert doc["nuclide"] == "Y-90"
+    assert doc["half_life_h"] == pytest.approx(64.1, rel=1e-2)  # ICRP-107: 2.67 d
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--uln", "0"], "--uln: creatinine uln 0 mg/dL is below what is possible"),
+        (["--baseline", "0"], "--baseline: creatinine baseline 0 mg/dL is below"),
+        (["--lln", "1.3", "--uln", "1.2"], "--lln: creatinine lln 1.3 mg/dL is above"),
+        (["--lln", "1.2", "--uln", "1.2"], "--lln: 1.2 is not below --uln 1.2"),
+    ],
+)
+def test_grade_refuses_impossible_limits(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    status, _, err = run(
+        capsys, "grade", "--analyte", "creatinine", "--value", "1", "--unit", "mg/dL", *argv
+    )
+    assert status == 2
+    assert needle in err
+
+
+def test_grade_accepts_limits_just_apart(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = run_json(
+        capsys, "grade", "--analyte", "creatinine", "--value", "1", "--unit", "mg/dL",
+        "--lln", "1.19", "--uln", "1.2", "--baseline", "0.9",
+    )  # fmt: skip
+    assert doc["grade"] == 0
+
+
+@pytest.mark.parametrize(
+    ("creatinine_mg_dl", "accepted"),
+    # CKD-EPI 2021, man of 18: 142 · (Scr/0.9)^-0.302 · 0.9938^18 crosses 200 (the plausible
+    # maximum eGFR, Cachat et al. 2015) between 0.2 (199.96) and 0.1998 mg/dL (200.02).
+    [(0.2, True), (0.1998, False), (0.09, False)],
+)
+def test_egfr_refuses_an_impossible_result(
+    capsys: pytest.CaptureFixture[str], creatinine_mg_dl: float, accepted: bool
+) -> None:
+    status, _, err = run(
+        capsys, "egfr", "--creatinine", str(creatinine_mg_dl), "--unit", "mg/dL", "--age", "18",
+        "--sex", "male",
+    )  # fmt: skip
+    assert (status == 0) is accepted
+    if not accepted:
+        assert "--creatinine" in err
+        assert "--creatinine" in err.splitlines()[0]

@@ -92,9 +92,10 @@ def test_impossible_values_rejected(value: float) -> None:
         units.convert_lab("wbc", value, "10*9/L", field="labs[0].value")
 
 
-def test_implausible_value_caught_as_unit_mix_up() -> None:
-    with pytest.raises(BadInputError, match="physiologically possible"):
-        units.convert_lab("hemoglobin", 118, "g/dL", field="labs[0]")
+def test_convert_lab_only_converts() -> None:
+    """Range checks live in one place (lutetia.clinical.plausibility), not in the converter."""
+    assert units.convert_lab("hemoglobin", 118, "g/L", field="labs[0]") == pytest.approx(11.8)
+    assert not hasattr(units, "PLAUSIBLE_MAXIMUM")
 
 
 _PAIRS = [
@@ -120,3 +121,58 @@ def test_conversions_round_trip(pair: tuple[str, str, float | None], value: floa
     there = units.convert(value, source, target, field="x", molar_mass_g_per_mol=molar)
     back = units.convert(there, target, source, field="x", molar_mass_g_per_mol=molar)
     assert back == pytest.approx(value, rel=1e-9)
+
+
+# --- the table of exact factors (no UCUM registry for the common units) --------------------
+
+#: Every unit Lutetia converts to: the canonical units, and those of activity and dose rate.
+_TARGETS = sorted({*units.CANONICAL_UNITS.values(), "GBq", "MBq", "mCi", "uSv/h"})
+_MOLAR = [m.g_per_mol for m in units.MOLAR_MASSES.values()]
+_KINDS = sorted({kind for kind, _ in units.KNOWN_UNITS.values()})
+
+
+def _bases() -> list[str]:
+    """One code of each kind in the table."""
+    return [next(c for c, (k, _) in units.KNOWN_UNITS.items() if k == kind) for kind in _KINDS]
+
+
+@pytest.mark.parametrize("code", sorted(units.KNOWN_UNITS))
+def test_table_agrees_with_ucum_into_every_target(code: str) -> None:
+    # The factor from the table equals the one pint/UCUM computes (both rounded to 12
+    # significant digits), and the table says "cannot be converted" exactly where pint does.
+    for target in _TARGETS:
+        assert units._table_factor(code, target, None) == units._factor(code, target, None), target
+
+
+@pytest.mark.parametrize("molar_mass", _MOLAR)
+def test_table_agrees_with_ucum_across_mass_and_substance(molar_mass: float) -> None:
+    codes = [c for c, (kind, _) in units.KNOWN_UNITS.items() if kind in ("mass", "substance")]
+    for source in codes:
+        for target in ("g/dL", "mg/dL", "ng/dL", "mmol/L", "umol/L", "nmol/L"):
+            expected = units._factor(source, target, molar_mass)
+            assert units._table_factor(source, target, molar_mass) == expected, (source, target)
+
+
+def test_table_kinds_are_compatible_exactly_where_ucum_says() -> None:
+    for molar_mass in (None, *_MOLAR):
+        for source in _bases():
+            for target in _bases():
+                table = units._table_factor(source, target, molar_mass)
+                assert table == units._factor(source, target, molar_mass), (source, target)
+
+
+def test_unknown_spellings_still_go_to_ucum() -> None:
+    # Not in the table, valid UCUM: answered by the registry, as before.
+    assert units._table_factor("[IU]/L", "10*9/L", None) is False
+    assert units.convert(1.0, "mmol/dL", "mmol/L", field="x") == pytest.approx(10.0)
+    with pytest.raises(BadInputError, match="unknown unit 'furlong'"):
+        units.convert(1.0, "furlong", "mg/dL", field="x")
+
+
+def test_case_format_units_need_no_registry() -> None:
+    # The units spec/case-format.md names, in the spellings of the examples.
+    spellings = ["g/dL", "g/L", "mmol/L", "mg/dL", "µmol/L", "umol/L", "/nl", "/nL", "10*9/L",
+                 "10^9/L", "/µL", "/uL", "10*3/uL", "U/L", "ukat/L", "ng/mL", "ug/L", "nmol/L",
+                 "ng/dL", "mg/L", "mL/min", "mL/min/1.73m2", "mL/min/{1.73_m2}"]  # fmt: skip
+    for spelling in spellings:
+        assert units.normalize_ucum(spelling) in units.KNOWN_UNITS, spelling

@@ -44,15 +44,32 @@ def register(commands: Any) -> None:
 def run_grade(args: argparse.Namespace) -> int:
     """Print the CTCAE grade."""
     from lutetia.clinical.ctcae import grade
-    from lutetia.units import CANONICAL_UNITS, convert_lab
+    from lutetia.clinical.plausibility import check_lab
+    from lutetia.units import CANONICAL_UNITS
 
     analyte = args.analyte
     assert analyte in ANALYTES
-    value = convert_lab(analyte, args.value, args.unit, field="--unit")
-    limits = {
-        name: None if raw is None else convert_lab(analyte, raw, args.unit, field=f"--{name}")
-        for name, raw in (("lln", args.lln), ("uln", args.uln), ("baseline", args.baseline))
-    }
+    option = {"value": "--value", "lln": "--lln", "uln": "--uln", "unit": "--unit"}
+    try:
+        value, lln_canonical, uln_canonical = check_lab(
+            analyte, args.value, args.unit, lln=args.lln, uln=args.uln
+        )
+    except BadInputError as error:
+        raise BadInputError(option[error.field], error.reason) from None
+    try:
+        baseline = (
+            None if args.baseline is None else check_lab(analyte, args.baseline, args.unit)[0]
+        )
+    except BadInputError as error:
+        raise BadInputError("--baseline", error.reason.replace(" value ", " baseline ")) from None
+    limits = {"lln": lln_canonical, "uln": uln_canonical, "baseline": baseline}
+    for name in ("uln", "baseline"):
+        reference = limits[name]
+        if reference is not None and reference <= 0:
+            raise BadInputError(f"--{name}", "must be above zero (values are graded against it)")
+    lln, uln = limits["lln"], limits["uln"]
+    if lln is not None and uln is not None and lln >= uln:
+        raise BadInputError("--lln", f"{args.lln:g} is not below --uln {args.uln:g}")
     result = grade(analyte, value, **limits)
     unit = CANONICAL_UNITS[analyte]
     if result.grade is None:
@@ -83,13 +100,21 @@ def run_grade(args: argparse.Namespace) -> int:
 
 def run_egfr(args: argparse.Namespace) -> int:
     """Print the eGFR."""
+    from lutetia.clinical.plausibility import check_computed_egfr, check_lab
     from lutetia.clinical.renal import egfr_ckd_epi_2021
-    from lutetia.units import convert_lab
 
-    creatinine = convert_lab("creatinine", args.creatinine, args.unit, field="--unit")
+    try:
+        creatinine = check_lab("creatinine", args.creatinine, args.unit)[0]
+    except BadInputError as error:
+        option = "--unit" if error.field == "unit" else "--creatinine"
+        raise BadInputError(option, error.reason) from None
     if creatinine <= 0:
         raise BadInputError("--creatinine", "must be above zero")
     value = egfr_ckd_epi_2021(creatinine, args.age, args.sex)
+    try:
+        check_computed_egfr(value, note=f"creatinine {args.creatinine:g} {args.unit}")
+    except BadInputError as error:
+        raise BadInputError("--creatinine", error.reason) from None
     document = {
         "egfr_ml_min_1_73m2": value,
         "equation": "CKD-EPI 2021 creatinine (race-free), Inker et al. NEJM 2021",

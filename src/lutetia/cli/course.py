@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from lutetia.cli.output import emit_json, for_terminal
+from lutetia.cli.output import atomic_output, check_output_path, emit_json, for_terminal
 from lutetia.cli.selection import add_consent_option
+from lutetia.errors import BadInputError
 
 
 def register(commands: Any) -> None:
@@ -25,7 +27,13 @@ def register(commands: Any) -> None:
     )
     schedule.add_argument("case", metavar="CASE", help="case file (.json, .yaml or .yml)")
     schedule.add_argument("--json", action="store_true", help="print one JSON object")
-    schedule.add_argument("--ics", metavar="FILE", help="also write an iCalendar file")
+    schedule.add_argument(
+        "--ics",
+        metavar="FILE",
+        help="also write the plan as an iCalendar file (replaced whole, never half-written; "
+        "never a symlink, FIFO, device or the case file). '-' writes the calendar to stdout "
+        "instead of the plan (not with --json)",
+    )
     schedule.set_defaults(handler=run_schedule)
 
 
@@ -51,25 +59,43 @@ def run_schedule(args: argparse.Namespace) -> int:
     from lutetia.cases.io import load_case
     from lutetia.guideline.schedule import schedule
 
+    ics: str | None = args.ics
+    if ics == "-" and args.json:
+        raise BadInputError("--ics", "'-' (stdout) cannot be combined with --json")
+    if ics not in (None, "-"):
+        check_output_path(ics, option="--ics", inputs=[args.case])
     case = load_case(args.case)
     events = schedule(case)
-    if args.ics:
-        from lutetia.reports.calendar import write_ics
+    if ics is not None:
+        from lutetia.reports.calendar import to_ics
 
-        write_ics(events, args.ics, patient_id=case.patient.id)
+        data = to_ics(events, patient_id=case.patient.id)
+        if ics == "-":
+            _write_stdout_bytes(data)
+            return 0
+        with atomic_output(ics, option="--ics", inputs=[args.case]) as temporary:
+            temporary.write_bytes(data)
     if args.json:
         emit_json(
             {
                 "patient_id": case.patient.id,
                 "events": [e.as_json() for e in events],
-                "ics": args.ics,
+                "ics": ics,
             }
         )
         return 0
-    print(f"Lutetia treatment plan: {case.patient.id}")
-    for e in events:
-        window = f" – {e.window_end.isoformat()}" if e.window_end else ""
-        print(f"  {e.date.isoformat()}{window:<13}  {e.kind:<18} {e.description}  [{e.section}]")
-    if args.ics:
-        print(f"iCalendar written to {args.ics}")
+    from lutetia.reports.text import schedule_report
+
+    print(schedule_report(case.patient.id, events, ics=ics))
     return 0
+
+
+def _write_stdout_bytes(data: bytes) -> None:
+    """Write ``data`` to stdout as it is (CRLF line ends kept)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (tests redirecting to StringIO)
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        buffer.write(data)
+        buffer.flush()

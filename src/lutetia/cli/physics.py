@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import math
+from typing import Any, Final
 
 from lutetia.cli.output import emit_json, finite, parse_aware
 from lutetia.errors import BadInputError
+
+#: ICRP-107 half-lives (h) of the nuclides ``decay`` is asked about in practice,
+#: so that it answers without loading the decay database (and numpy). Each is
+#: ``nuclide(name).half_life_h`` exactly (tests/test_cli_foundation.py checks);
+#: any other ``--nuclide`` is read from the database.
+HALF_LIVES_H: Final[dict[str, float]] = {"Lu-177": 6.647 * 24.0}
 
 
 def register(commands: Any) -> None:
@@ -28,27 +35,42 @@ def register(commands: Any) -> None:
 def run_decay(args: argparse.Namespace) -> int:
     """Print the decayed activity."""
     from lutetia.nuclides import activity_at, decay_factor, elapsed_h, nuclide
+    from lutetia.nuclides.data import SOURCE
 
     if args.activity_gbq < 0:
         raise BadInputError("--activity-gbq", f"{args.activity_gbq!r} must not be negative")
     start = parse_aware(args.start, option="--from")
     end = parse_aware(args.end, option="--to")
-    data = nuclide(args.nuclide)
+    name: str = args.nuclide
+    half_life_h = HALF_LIVES_H.get(name)
+    if half_life_h is None:
+        half_life_h = nuclide(name).half_life_h
+    try:
+        factor = decay_factor(start, end, half_life_h)
+        activity_gbq = activity_at(args.activity_gbq, start, end, half_life_h)
+    except OverflowError:
+        factor = activity_gbq = math.inf
+    if not math.isfinite(activity_gbq):
+        raise BadInputError(
+            "--to",
+            f"{args.activity_gbq:g} GBq at --from back-corrected to {end.isoformat()} "
+            "is out of range: --to is too long before --from",
+        )
     document: dict[str, Any] = {
-        "nuclide": data.name,
-        "half_life_h": data.half_life_h,
+        "nuclide": name,
+        "half_life_h": half_life_h,
         "from": start.isoformat(),
         "to": end.isoformat(),
         "elapsed_h": elapsed_h(start, end),
-        "decay_factor": decay_factor(start, end, data.half_life_h),
-        "activity_gbq": activity_at(args.activity_gbq, start, end, data.half_life_h),
-        "source": data.source,
+        "decay_factor": factor,
+        "activity_gbq": activity_gbq,
+        "source": SOURCE,
     }
     if args.json:
         emit_json(document)
     else:
         print(
-            f"{data.name} (T½ {data.half_life_h / 24:.3f} d, ICRP-107): "
+            f"{name} (T½ {half_life_h / 24:.3f} d, ICRP-107): "
             f"{args.activity_gbq:g} GBq at {document['from']} → "
             f"{document['activity_gbq']:.4f} GBq at {document['to']}\n"
             f"elapsed {document['elapsed_h']:.2f} h, decay factor {document['decay_factor']:.5f}"

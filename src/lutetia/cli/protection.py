@@ -1,21 +1,52 @@
-"""``lutetia activity``, ``lutetia release`` and ``lutetia letter``."""
+"""``lutetia activity``, ``lutetia release`` and ``lutetia letter``.
+
+Numbers and times are parsed here, not by argparse, so that every bad value
+is a :class:`BadInputError` naming its option (exit 2, one line on stderr).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lutetia.cli.output import emit_json, finite, parse_aware
+from lutetia.cli.output import emit_json, parse_aware
 from lutetia.errors import BadInputError
+
+if TYPE_CHECKING:
+    from lutetia.protection.release import ReleaseAdvice, ReleaseProfile
+
+
+def number(text: str, option: str) -> float:
+    """A finite number given for ``option``."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise BadInputError(option, f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise BadInputError(option, f"{text!r} is not a finite number")
+    return value
+
+
+def optional_number(text: str | None, option: str) -> float | None:
+    """:func:`number`, or None when the option was not given."""
+    return None if text is None else number(text, option)
 
 
 def dose_rate_point(text: str) -> tuple[float, float]:
-    """argparse type for ``H=R``: hours after administration = µSv/h."""
+    """``H=R``: hours after administration = µSv/h (for ``--dose-rate``)."""
     hours, sep, rate = text.partition("=")
     if not sep:
-        raise ValueError(text)
-    return finite(hours), finite(rate)
+        raise BadInputError("--dose-rate", f"{text!r} is not HOURS=µSv/h (e.g. 24=12.5)")
+    return number(hours, "--dose-rate"), number(rate, "--dose-rate")
+
+
+def moment(text: str, option: str) -> datetime:
+    """An ISO 8601 time with a UTC offset, in the plausible therapy years."""
+    from lutetia.protection.activity import check_therapy_time
+
+    return check_therapy_time(parse_aware(text, option=option), option)
 
 
 def register(commands: Any) -> None:
@@ -27,30 +58,37 @@ def register(commands: Any) -> None:
         "administered",
         help="activity given, from the syringe before and its residual after (decay-corrected)",
     )
-    given.add_argument("--before-gbq", type=finite, required=True)
+    given.add_argument("--before-gbq", required=True, metavar="GBQ")
     given.add_argument("--before-at", required=True, metavar="T1")
-    given.add_argument("--residual-gbq", type=finite, required=True)
+    given.add_argument("--residual-gbq", required=True, metavar="GBQ")
     given.add_argument("--residual-at", required=True, metavar="T2")
     given.add_argument("--injected-at", required=True, metavar="T3")
-    given.add_argument("--prescribed-gbq", type=finite)
+    given.add_argument("--prescribed-gbq", metavar="GBQ", help="1-15 GBq")
     given.add_argument("--json", action="store_true", help="print one JSON object")
     given.set_defaults(handler=run_administered)
 
     draw = which.add_parser("draw", help="volume to draw from the vial for a prescribed activity")
-    draw.add_argument("--vial-gbq", type=finite, required=True)
-    draw.add_argument("--vial-ml", type=finite, required=True)
+    draw.add_argument("--vial-gbq", required=True, metavar="GBQ")
+    draw.add_argument("--vial-ml", required=True, metavar="ML")
     draw.add_argument("--calibrated-at", required=True, metavar="T0")
-    draw.add_argument("--prescribed-gbq", type=finite, required=True)
+    draw.add_argument("--prescribed-gbq", required=True, metavar="GBQ", help="1-15 GBq")
     draw.add_argument("--inject-at", required=True, metavar="T1")
-    draw.add_argument("--radiochemical-purity-percent", type=finite, help="QC result (≥ 97 %%)")
-    draw.add_argument("--storage-temperature-c", type=finite, help="storage temperature (< 30 °C)")
+    draw.add_argument("--radiochemical-purity-percent", metavar="P", help="QC result (≥ 97 %%)")
+    draw.add_argument("--storage-temperature-c", metavar="C", help="storage temperature (< 30 °C)")
     draw.add_argument("--json", action="store_true", help="print one JSON object")
     draw.set_defaults(handler=run_draw)
 
     release = commands.add_parser(
         "release", help="clearance fit, discharge time and close-contact restrictions"
     )
+    release.add_argument("--administered-at", required=True, metavar="T0")
     _release_options(release)
+    release.add_argument(
+        "--administered-gbq",
+        metavar="GBQ",
+        help="administered activity (1-15 GBq): checks the readings against it; without "
+        "--dose-rate, the population estimate for it (Kurth et al. 2018)",
+    )
     release.add_argument("--json", action="store_true", help="print one JSON object")
     release.set_defaults(handler=run_release)
 
@@ -59,67 +97,59 @@ def register(commands: Any) -> None:
     )
     letter.add_argument("case", metavar="CASE")
     letter.add_argument("--injected-at", metavar="T", help="default: the last cycle of the case")
-    letter.add_argument("--administered-gbq", type=finite, help="default: that cycle's activity")
-    letter.add_argument("--prescribed-gbq", type=finite)
-    letter.add_argument(
-        "--dose-rate", action="append", type=dose_rate_point, default=[], metavar="H=R"
-    )
-    letter.add_argument("--distance-m", type=finite, default=1.0)
-    letter.add_argument("--profile", choices=("eu-dose-rate", "us-nrc"), default="eu-dose-rate")
-    letter.add_argument("--threshold-usv-h", type=finite)
-    letter.add_argument("--threshold-distance-m", type=finite, default=1.0)
-    letter.add_argument("--dose-limit-msv", type=finite)
-    letter.add_argument("--occupancy", type=finite)
-    letter.add_argument("--treatments-per-year", type=finite, default=4.0)
+    letter.add_argument("--administered-gbq", metavar="GBQ", help="default: that cycle's activity")
+    letter.add_argument("--prescribed-gbq", metavar="GBQ")
+    _release_options(letter)
     letter.add_argument("--html", metavar="FILE")
     letter.add_argument("--pdf", metavar="FILE")
     letter.set_defaults(handler=run_letter)
 
 
 def _release_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--administered-at", required=True, metavar="T0")
     parser.add_argument(
         "--dose-rate",
         action="append",
-        type=dose_rate_point,
         default=[],
         metavar="H=R",
         help="dose rate R (µSv/h at --distance-m) measured H hours after administration",
     )
-    parser.add_argument("--distance-m", type=finite, default=1.0)
+    parser.add_argument("--distance-m", default="1", metavar="M", help="0.1-10 m (default 1)")
     parser.add_argument(
-        "--administered-gbq",
-        type=finite,
-        help="without --dose-rate: population estimate for this activity (Kurth et al. 2018)",
+        "--threshold-usv-h",
+        metavar="X",
+        help="discharge dose-rate threshold, 0.05-1000 µSv/h (overrides --profile)",
     )
     parser.add_argument(
-        "--threshold-usv-h", type=finite, help="discharge dose-rate threshold (overrides --profile)"
-    )
-    parser.add_argument(
-        "--threshold-distance-m", type=finite, default=1.0,
+        "--threshold-distance-m", metavar="M",
         help="distance at which --threshold-usv-h applies (default 1 m)",
     )  # fmt: skip
     parser.add_argument("--profile", choices=("eu-dose-rate", "us-nrc"), default="eu-dose-rate")
     parser.add_argument(
-        "--dose-limit-msv", type=finite, help="us-nrc: dose limit to others (default 5 mSv)"
+        "--dose-limit-msv", metavar="D", help="us-nrc: dose limit to others (default 5 mSv)"
     )
     parser.add_argument(
-        "--occupancy", type=finite, help="us-nrc: occupancy factor at 1 m (default 0.25)"
+        "--occupancy", metavar="E", help="us-nrc: occupancy factor at 1 m, 0-1 (default 0.25)"
     )
-    parser.add_argument("--treatments-per-year", type=finite, default=4.0)
+    parser.add_argument("--treatments-per-year", default="4", metavar="N", help="1-13 (default 4)")
+    parser.add_argument(
+        "--reading-uncertainty-percent", default="15", metavar="U",
+        help="meter uncertainty within which a fit counts as passing through a reading "
+        "(default 15 %%, IEC 60846-1)",
+    )  # fmt: skip
 
 
 def run_administered(args: argparse.Namespace) -> int:
     """Print the administered activity."""
     from lutetia.protection.activity import administered_activity
 
+    injected_at = moment(args.injected_at, "--injected-at")
     result = administered_activity(
-        before_gbq=args.before_gbq,
-        before_at=parse_aware(args.before_at, option="--before-at"),
-        residual_gbq=args.residual_gbq,
-        residual_at=parse_aware(args.residual_at, option="--residual-at"),
-        injected_at=parse_aware(args.injected_at, option="--injected-at"),
-        prescribed_gbq=args.prescribed_gbq,
+        before_gbq=number(args.before_gbq, "--before-gbq"),
+        before_at=moment(args.before_at, "--before-at"),
+        residual_gbq=number(args.residual_gbq, "--residual-gbq"),
+        residual_at=moment(args.residual_at, "--residual-at"),
+        injected_at=injected_at,
+        prescribed_gbq=optional_number(args.prescribed_gbq, "--prescribed-gbq"),
     )
     document = {
         "administered_gbq": result.administered_gbq,
@@ -127,7 +157,7 @@ def run_administered(args: argparse.Namespace) -> int:
         "warnings": list(result.warnings),
         "before_at_injection_gbq": result.before_at_injection_gbq,
         "residual_at_injection_gbq": result.residual_at_injection_gbq,
-        "injected_at": parse_aware(args.injected_at, option="--injected-at").isoformat(),
+        "injected_at": injected_at.isoformat(),
     }
     if args.json:
         emit_json(document)
@@ -152,21 +182,23 @@ def run_administered(args: argparse.Namespace) -> int:
 
 def run_draw(args: argparse.Namespace) -> int:
     """Print the volume to draw."""
-    from lutetia.protection.activity import draw_volume
+    from lutetia.protection.activity import draw_volume, product_checks
 
+    prescribed = number(args.prescribed_gbq, "--prescribed-gbq")
+    purity = optional_number(args.radiochemical_purity_percent, "--radiochemical-purity-percent")
+    temperature = optional_number(args.storage_temperature_c, "--storage-temperature-c")
+    if temperature is not None and not -80 <= temperature <= 100:
+        raise BadInputError("--storage-temperature-c", f"{temperature!r} °C is not plausible")
+    if purity is not None and not 0 <= purity <= 100:
+        raise BadInputError("--radiochemical-purity-percent", "must be between 0 and 100")
     result = draw_volume(
-        vial_gbq=args.vial_gbq,
-        vial_ml=args.vial_ml,
-        calibrated_at=parse_aware(args.calibrated_at, option="--calibrated-at"),
-        prescribed_gbq=args.prescribed_gbq,
-        inject_at=parse_aware(args.inject_at, option="--inject-at"),
+        vial_gbq=number(args.vial_gbq, "--vial-gbq"),
+        vial_ml=number(args.vial_ml, "--vial-ml"),
+        calibrated_at=moment(args.calibrated_at, "--calibrated-at"),
+        prescribed_gbq=prescribed,
+        inject_at=moment(args.inject_at, "--inject-at"),
     )
-    from lutetia.protection.activity import product_checks
-
-    qc = product_checks(
-        radiochemical_purity_percent=args.radiochemical_purity_percent,
-        storage_temperature_c=args.storage_temperature_c,
-    )
+    qc = product_checks(radiochemical_purity_percent=purity, storage_temperature_c=temperature)
     warnings = [*result.warnings, *qc]
     document: dict[str, Any] = {
         "volume_ml": result.volume_ml,
@@ -179,35 +211,87 @@ def run_draw(args: argparse.Namespace) -> int:
     else:
         print(
             f"Draw {result.volume_ml:.3f} mL ({result.concentration_mbq_per_ml:.1f} MBq/mL at "
-            f"injection) for {args.prescribed_gbq:g} GBq"
+            f"injection) for {prescribed:g} GBq"
         )
         for warning in warnings:
             print(f"  WARNING: {warning}")
     return 0
 
 
-def release_document(args: argparse.Namespace, administered_at: datetime) -> dict[str, Any]:
-    """Clearance, discharge and restrictions as JSON-ready data."""
-    from lutetia.protection.clearance import fit_clearance, population_clearance
-    from lutetia.protection.release import (
-        PROFILES,
-        discharge,
-        dose_to_others_msv,
-        restrictions,
-    )
+def configured_profile(args: argparse.Namespace) -> ReleaseProfile:
+    """The release profile with the command line's overrides applied."""
+    from lutetia.protection.release import configure_profile, custom_threshold
 
-    if args.dose_rate:
-        clearance = fit_clearance(args.dose_rate, distance_m=args.distance_m)
-    elif args.administered_gbq is not None:
-        clearance = population_clearance(args.administered_gbq)
+    threshold = optional_number(args.threshold_usv_h, "--threshold-usv-h")
+    distance = optional_number(args.threshold_distance_m, "--threshold-distance-m")
+    limit = optional_number(args.dose_limit_msv, "--dose-limit-msv")
+    occupancy = optional_number(args.occupancy, "--occupancy")
+    if threshold is not None:
+        if limit is not None or occupancy is not None:
+            raise BadInputError(
+                "--threshold-usv-h",
+                "a dose-rate threshold does not use --dose-limit-msv or --occupancy",
+            )
+        return custom_threshold(threshold, 1.0 if distance is None else distance)
+    if distance is not None:
+        from lutetia.protection.clearance import check_distance
+
+        check_distance(distance, "--threshold-distance-m")
+        raise BadInputError("--threshold-distance-m", "applies only with --threshold-usv-h")
+    return configure_profile(args.profile, dose_limit_msv=limit, occupancy=occupancy)
+
+
+def advice(
+    args: argparse.Namespace, administered_at: datetime, administered_gbq: float | None
+) -> ReleaseAdvice:
+    """Fit the readings (or take the population estimate) and derive the release advice."""
+    from lutetia.protection.clearance import (
+        check_cycle_activity,
+        check_readings_plausible,
+        fit_models,
+        population_fits,
+    )
+    from lutetia.protection.release import check_treatments_per_year, release_advice
+
+    points = [dose_rate_point(text) for text in args.dose_rate]
+    distance = number(args.distance_m, "--distance-m")
+    treatments = check_treatments_per_year(
+        number(args.treatments_per_year, "--treatments-per-year")
+    )
+    uncertainty = number(args.reading_uncertainty_percent, "--reading-uncertainty-percent") / 100
+    profile = configured_profile(args)
+    if administered_gbq is not None:
+        check_cycle_activity(administered_gbq, "--administered-gbq")
+    if points:
+        fits = fit_models(points, distance_m=distance)
+        plausibility = check_readings_plausible(fits.readings_1m, administered_gbq)
+    elif administered_gbq is not None:
+        fits = population_fits(administered_gbq)
+        plausibility = "no readings to check"
     else:
         raise BadInputError(
             "--dose-rate", "give measured dose rates, or --administered-gbq for an estimate"
         )
-    profile = configured_profile(args)
-    result = discharge(clearance, profile)
-    us = discharge(clearance, PROFILES["us-nrc"])
-    rows = restrictions(clearance, administered_at, treatments_per_year=args.treatments_per_year)
+    return release_advice(
+        fits,
+        profile,
+        administered_at,
+        treatments_per_year=treatments,
+        uncertainty_fraction=uncertainty,
+        plausibility=plausibility,
+    )
+
+
+def release_document(result: ReleaseAdvice, administered_at: datetime) -> dict[str, Any]:
+    """Clearance, discharge and restrictions as JSON-ready data."""
+    from lutetia.protection.release import PROFILES
+
+    fits = result.fits
+    clearance = fits.preferred
+    decided = result.discharge
+    profile = decided.profile
+    us = result.us_release
+    used = {r.model for r in result.restrictions}
     return {
         "administered_at": administered_at.isoformat(),
         "clearance": {
@@ -215,25 +299,63 @@ def release_document(args: argparse.Namespace, administered_at: datetime) -> dic
             "parameters": clearance.parameters(),
             "source": clearance.source,
             "warnings": list(clearance.warnings),
+            "preferred_reason": fits.preferred_reason,
+            "readings_at_1m": [{"hours": h, "usv_h_at_1m": r} for h, r in fits.readings_1m],
+            "fits": [
+                {
+                    "model": f.clearance.model,
+                    "parameters": f.clearance.parameters(),
+                    "physically_valid": f.physically_valid,
+                    "distinct": f.distinct,
+                    "preferred": f.clearance is clearance,
+                    "note": f.note,
+                    "ssr_log": f.ssr_log,
+                    "aicc": f.aicc,
+                    "residuals": [
+                        {
+                            "hours": r.hours,
+                            "measured_usv_h_at_1m": r.measured_usv_h,
+                            "fitted_usv_h_at_1m": r.fitted_usv_h,
+                            "residual_percent": r.residual_percent,
+                        }
+                        for r in f.residuals
+                    ],
+                }
+                for f in fits.fits
+            ],
         },
-        "discharge_after_h": result.after_h,
+        "reading_plausibility": result.plausibility,
+        "blocking_warnings": list(result.blocking_warnings),
+        "discharge_after_h": decided.after_h,
         "discharge": {
             "profile": profile.name,
-            "criterion": result.criterion,
+            "criterion": decided.criterion,
             "source": profile.source,
             "threshold_usv_h": profile.threshold_usv_h,
             "distance_m": profile.distance_m,
-            "at": _after(administered_at, result.after_h),
-            "dose_rate_at_1m_usv_h": clearance.rate_usv_h(result.after_h),
-            "dose_to_others_msv": result.dose_to_others_msv,
+            "method": decided.method,
+            "model": decided.model,
+            "explanation": decided.explanation,
+            "readings_window_h": list(decided.window_h) if decided.window_h else None,
+            "forecast": decided.forecast,
+            "candidates": [
+                {"model": m, "after_h": t, "accepted": ok} for m, t, ok in decided.candidates
+            ],
+            "at": _after(administered_at, decided.after_h),
+            "dose_rate_at_1m_usv_h": _rate_at_discharge(result),
+            "dose_to_others_msv": decided.dose_to_others_msv,
         },
         "us_10cfr35_75": {
             "release_allowed_at_h": us.after_h,
-            "dose_to_others_if_released_at_discharge_msv": dose_to_others_msv(
-                clearance, result.after_h
-            ),
-            "written_instructions_required": dose_to_others_msv(clearance, result.after_h) > 1.0,
+            "model": us.model,
+            "dose_to_others_if_released_at_discharge_msv": result.dose_to_others_at_discharge_msv,
+            "written_instructions_required": result.dose_to_others_at_discharge_msv > 1.0,
             "source": PROFILES["us-nrc"].source,
+        },
+        "restrictions_model": {
+            "rule": "per contact pattern, the longest restriction of the physically valid fits",
+            "models_considered": [c.model for c in fits.plausible],
+            "models_used": sorted(used),
         },
         "restrictions": [
             {
@@ -244,37 +366,21 @@ def release_document(args: argparse.Namespace, administered_at: datetime) -> dic
                 "restriction_h": r.restriction_h,
                 "until": r.until.isoformat(),
                 "dose_msv": r.dose_msv,
+                "model": r.model,
             }
-            for r in rows
+            for r in result.restrictions
         ],
         "restrictions_source": "Cormack J, Shearer J, Phys Med Biol 1998;43:501-516 contact "
         "patterns and constraints, computed with glowgreen",
     }
 
 
-def configured_profile(args: argparse.Namespace) -> Any:
-    """The release profile with the command line's overrides applied."""
-    from dataclasses import replace
-
-    from lutetia.protection.release import PROFILES, custom_threshold
-
-    if args.threshold_usv_h is not None:
-        return custom_threshold(args.threshold_usv_h, args.threshold_distance_m)
-    profile = PROFILES[args.profile]
-    limit = getattr(args, "dose_limit_msv", None)
-    occupancy = getattr(args, "occupancy", None)
-    for option, value in (("--dose-limit-msv", limit), ("--occupancy", occupancy)):
-        if value is not None and not value > 0:
-            raise BadInputError(option, "must be positive")
-    if limit is not None:
-        profile = replace(
-            profile, dose_limit_msv=limit, source=f"{profile.source}; limit set to {limit:g} mSv"
-        )
-    if occupancy is not None:
-        profile = replace(
-            profile, occupancy=occupancy, source=f"{profile.source}; occupancy set to {occupancy:g}"
-        )
-    return profile
+def _rate_at_discharge(result: ReleaseAdvice) -> float:
+    """Dose rate at 1 m at discharge: of the model used, else the highest valid fit's."""
+    decided = result.discharge
+    models = result.fits.plausible
+    chosen = [c for c in models if c.model == decided.model] or list(models)
+    return max(c.rate_usv_h(decided.after_h) for c in chosen)
 
 
 def _after(start: datetime, hours: float) -> str:
@@ -285,25 +391,35 @@ def _after(start: datetime, hours: float) -> str:
 
 def run_release(args: argparse.Namespace) -> int:
     """Print clearance, discharge and restrictions."""
-    administered_at = parse_aware(args.administered_at, option="--administered-at")
-    document = release_document(args, administered_at)
+    administered_at = moment(args.administered_at, "--administered-at")
+    administered = optional_number(args.administered_gbq, "--administered-gbq")
+    document = release_document(advice(args, administered_at, administered), administered_at)
     if args.json:
         emit_json(document)
         return 0
+    for warning in document["blocking_warnings"]:
+        print(f"BLOCKING: {warning}")
     clearance = document["clearance"]
-    params = clearance["parameters"]
-    print(
-        f"Clearance ({clearance['model']}-exponential, {clearance['source']}): "
-        f"{params['initial_usv_h_at_1m']:.3g} µSv/h at 1 m at administration, effective "
-        f"half-life {params['effective_half_life_h']:.1f} h"
-    )
+    print(f"Clearance ({clearance['source']}); preferred {clearance['preferred_reason']}")
+    for fit in clearance["fits"]:
+        params = fit["parameters"]
+        mark = "*" if fit["preferred"] else " "
+        residuals = ", ".join(f"{r['residual_percent']:+.0f} %" for r in fit["residuals"])
+        print(
+            f" {mark} {fit['model']:>4}: {params['initial_usv_h_at_1m']:.3g} µSv/h at 1 m at "
+            f"administration, half-lives {params['half_life_1_h']:.3g}"
+            + (f"/{params['half_life_2_h']:.3g}" if params["half_life_2_h"] else "")
+            + f" h; residuals {residuals or '—'}"
+        )
     for warning in clearance["warnings"]:
         print(f"  note: {warning}")
+    print(f"Plausibility: {document['reading_plausibility']}")
     d = document["discharge"]
     print(
         f"Discharge ({d['criterion']}): {document['discharge_after_h']:.1f} h after "
-        f"administration, {d['at']}; {d['dose_rate_at_1m_usv_h']:.2f} µSv/h at 1 m then"
+        f"administration, {d['at']}; decided by {d['method'].replace('_', ' ')}"
     )
+    print(f"  {d['explanation']}")
     print(f"  source: {d['source']}")
     us = document["us_10cfr35_75"]
     print(
@@ -312,57 +428,65 @@ def run_release(args: argparse.Namespace) -> int:
         f"mSv (10 CFR 35.75: ≤ 5 mSv; written instructions "
         f"{'required' if us['written_instructions_required'] else 'not required'} above 1 mSv)"
     )
-    print("Close-contact restrictions (from administration):")
+    print(
+        "Close-contact restrictions (from administration; per contact the longest of the "
+        f"physically valid fits: {', '.join(document['restrictions_model']['models_considered'])}):"
+    )
     for r in document["restrictions"]:
         hours = r["restriction_h"]
         span = "none" if hours <= 0 else f"{hours:.0f} h ({hours / 24:.1f} d)"
-        print(f"  {span:>16}  {r['constraint_msv']:.3g} mSv  {r['contact']}")
+        print(f"  {span:>16}  {r['constraint_msv']:.3g} mSv  {r['model']:>4}  {r['contact']}")
     return 0
 
 
 def run_letter(args: argparse.Namespace) -> int:
-    """Write the discharge letter."""
+    """Write the discharge letter (HTML and/or PDF, atomically, neither unless both)."""
+    from contextlib import ExitStack
+    from pathlib import Path
+
     from lutetia.cases.io import load_case
     from lutetia.cases.model import day_of
+    from lutetia.cli.output import atomic_output, check_output_path
     from lutetia.nuclides import nuclide
-    from lutetia.protection.clearance import fit_clearance, population_clearance
-    from lutetia.protection.release import discharge, restrictions
+    from lutetia.protection.clearance import check_cycle_activity
     from lutetia.reports.letter import LetterData, render_html, write_pdf
 
     if not args.html and not args.pdf:
         raise BadInputError("--pdf", "give --html FILE and/or --pdf FILE")
+    inputs = [args.case]
+    if args.html:
+        check_output_path(args.html, option="--html", inputs=inputs)
+    if args.pdf:
+        check_output_path(args.pdf, option="--pdf", inputs=inputs)
+        if args.html and Path(args.html).resolve() == Path(args.pdf).resolve():
+            raise BadInputError("--pdf", "is the same file as --html")
     case = load_case(args.case)
     cycles = case.course.cycles if case.course is not None else []
     cycle = cycles[-1] if cycles else None
     if args.injected_at:
-        injected_at = parse_aware(args.injected_at, option="--injected-at")
+        injected_at = moment(args.injected_at, "--injected-at")
         match = [c for c in cycles if day_of(c.date) == injected_at.date()]
         cycle = match[0] if match else None
     elif cycle is not None and isinstance(cycle.date, datetime):
-        injected_at = cycle.date
+        injected_at = moment(cycle.date.isoformat(), "--injected-at")
     else:
         raise BadInputError(
             "--injected-at",
             "needed: the case's last cycle has no time of day with an offset",
         )
-    administered = (
-        args.administered_gbq
-        if args.administered_gbq is not None
-        else (cycle.activity_gbq if cycle is not None else None)
-    )
-    if administered is None:
+    if args.administered_gbq is not None:
+        administered = number(args.administered_gbq, "--administered-gbq")
+        check_cycle_activity(administered, "--administered-gbq")
+    elif cycle is not None:
+        administered = cycle.activity_gbq
+        check_cycle_activity(administered, f"course.cycles[{cycles.index(cycle)}].activity_gbq")
+    else:
         raise BadInputError("--administered-gbq", "needed: no cycle of the case matches")
-    clearance = (
-        fit_clearance(args.dose_rate, distance_m=args.distance_m)
-        if args.dose_rate
-        else population_clearance(administered)
-    )
-    profile = configured_profile(args)
-    deviation = (
-        100 * (administered - args.prescribed_gbq) / args.prescribed_gbq
-        if args.prescribed_gbq
-        else None
-    )
+    prescribed = optional_number(args.prescribed_gbq, "--prescribed-gbq")
+    if prescribed is not None:
+        check_cycle_activity(prescribed, "--prescribed-gbq")
+    result = advice(args, injected_at, administered)
+    deviation = 100 * (administered - prescribed) / prescribed if prescribed is not None else None
     warnings: tuple[str, ...] = ()
     if deviation is not None and abs(deviation) > 10:
         warnings = (f"administered activity deviates {deviation:+.1f} % from the prescription",)
@@ -370,25 +494,29 @@ def run_letter(args: argparse.Namespace) -> int:
         case=case,
         injected_at=injected_at,
         administered_gbq=administered,
-        prescribed_gbq=args.prescribed_gbq,
+        prescribed_gbq=prescribed,
         deviation_percent=deviation,
         activity_warnings=warnings,
-        clearance=clearance,
-        discharge=discharge(clearance, profile),
-        restrictions=restrictions(
-            clearance, injected_at, treatments_per_year=args.treatments_per_year
-        ),
-        treatments_per_year=args.treatments_per_year,
+        clearance=result.fits.preferred,
+        discharge=result.discharge,
+        restrictions=result.restrictions,
+        treatments_per_year=number(args.treatments_per_year, "--treatments-per-year"),
         half_life_h=nuclide("Lu-177").half_life_h,
         cycle_number=cycle.number if cycle is not None else None,
+        advice=result,
     )
     html = render_html(data)
+    with ExitStack() as stack:
+        if args.html:
+            html_path = stack.enter_context(
+                atomic_output(args.html, option="--html", inputs=inputs)
+            )
+            html_path.write_text(html, encoding="utf-8")
+        if args.pdf:
+            pdf_path = stack.enter_context(atomic_output(args.pdf, option="--pdf", inputs=inputs))
+            write_pdf(html, pdf_path)
     if args.html:
-        from pathlib import Path
-
-        Path(args.html).write_text(html, encoding="utf-8")
         print(f"HTML written to {args.html}")
     if args.pdf:
-        write_pdf(html, args.pdf)
         print(f"PDF written to {args.pdf}")
     return 0

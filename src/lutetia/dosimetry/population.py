@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from lutetia.clinical.plausibility import ACTIVITY_PER_CYCLE_GBQ
 from lutetia.dosimetry.bed import (
     KIDNEY_ALPHA_BETA_GY,
     KIDNEY_REPAIR_HALF_TIME_H,
@@ -64,8 +65,12 @@ VISION: Final[dict[str, PerGbq]] = {
     "kidneys": PerGbq(0.43, 0.16),
     "red_marrow": PerGbq(0.035, 0.02),
 }
-#: Activity per cycle outside this range (GBq) is implausible for 177Lu-PSMA.
-PLAUSIBLE_ACTIVITY_GBQ: Final[tuple[float, float]] = (1.0, 15.0)
+#: Activity per cycle outside this range (GBq) is implausible for 177Lu-PSMA (the one band
+#: of :data:`lutetia.clinical.plausibility.ACTIVITY_PER_CYCLE_GBQ`).
+PLAUSIBLE_ACTIVITY_GBQ: Final[tuple[float, float]] = (
+    ACTIVITY_PER_CYCLE_GBQ.low,
+    ACTIVITY_PER_CYCLE_GBQ.high,
+)
 #: The approved regimen: 7.4 GBq per cycle, at most 6 cycles (guideline, Procedure item 11).
 STANDARD_ACTIVITY_GBQ: Final[float] = 7.4
 MAX_STANDARD_CYCLES: Final[int] = 6

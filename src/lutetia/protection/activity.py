@@ -11,22 +11,61 @@ half-life (:mod:`lutetia.nuclides`):
     A(t_inj) = A_before · e^{−λ (t_inj − t_before)} − A_residual · e^{−λ (t_inj − t_residual)}
 
 (the residual, measured after the injection, is corrected back to it).
+
+Activities are checked for plausibility: a planned or administered activity
+outside 1-15 GBq per cycle is bad input (the guideline's practice range is
+6-9.3 GBq, Process item 11; a value outside the wider range is a unit or
+typing error), as are measurement times more than 7 days (dose calibrator) or
+14 days (vial calibration) from the injection and therapy dates outside
+2000-2199.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from lutetia.errors import BadInputError
-from lutetia.nuclides import decay_factor, nuclide, require_aware
+from lutetia.nuclides import decay_factor, elapsed_h, nuclide, require_aware
+from lutetia.protection.clearance import PLAUSIBLE_CYCLE_GBQ, check_cycle_activity
 
 DEVIATION_WARNING_PERCENT: Final[float] = 10.0
 MAX_CONCENTRATION_MBQ_PER_ML: Final[float] = 1000.0
 MIN_RADIOCHEMICAL_PURITY_PERCENT: Final[float] = 97.0
 MAX_STORAGE_TEMPERATURE_C: Final[float] = 30.0
+#: The syringe is measured before and after administration in the same session (Process
+#: item 3); a gap of more than 7 days is a typing error in a date.
+MAX_SYRINGE_GAP_H: Final[float] = 7 * 24.0
+#: A vial used more than 14 days (two half-lives) from its calibration time is a typo.
+MAX_CALIBRATION_GAP_H: Final[float] = 14 * 24.0
+#: A vial holding less than one cycle's minimum (1 GBq) or more than 100 GBq is a typo.
+MAX_VIAL_GBQ: Final[float] = 100.0
+VIAL_ML_RANGE: Final[tuple[float, float]] = (0.1, 100.0)
+#: 177Lu-PSMA therapy dates: first given in the 2010s; outside 2000-2199 is a typo.
+THERAPY_YEARS: Final[tuple[int, int]] = (2000, 2199)
+
+
+def check_therapy_time(moment: datetime, option: str) -> datetime:
+    """``moment`` if it has a UTC offset and lies in the years 2000-2199."""
+    require_aware(moment, field=option)
+    first, last = THERAPY_YEARS
+    low = datetime(first, 1, 1, tzinfo=UTC)
+    high = datetime(last + 1, 1, 1, tzinfo=UTC)
+    if not low <= moment < high:
+        raise BadInputError(
+            option, f"{moment.isoformat()} is outside the years {first}-{last} (a typo?)"
+        )
+    return moment
+
+
+def _within(start: datetime, end: datetime, limit_h: float, option: str, what: str) -> None:
+    gap = abs(elapsed_h(start, end))
+    if gap > limit_h:
+        raise BadInputError(
+            option, f"{what} is {gap / 24:.1f} days from the injection (more than {limit_h / 24:g})"
+        )
 
 
 def _positive(value: float, field_name: str, *, allow_zero: bool = False) -> None:
@@ -73,9 +112,11 @@ def administered_activity(
     """
     _positive(before_gbq, "--before-gbq")
     _positive(residual_gbq, "--residual-gbq", allow_zero=True)
-    require_aware(before_at, field="--before-at")
-    require_aware(residual_at, field="--residual-at")
-    require_aware(injected_at, field="--injected-at")
+    if prescribed_gbq is not None:
+        check_cycle_activity(prescribed_gbq, "--prescribed-gbq")
+    check_therapy_time(injected_at, "--injected-at")
+    check_therapy_time(before_at, "--before-at")
+    check_therapy_time(residual_at, "--residual-at")
     if before_at > injected_at:
         raise BadInputError(
             "--before-at", "the syringe must be measured before the injection (--injected-at)"
@@ -84,6 +125,10 @@ def administered_activity(
         raise BadInputError(
             "--residual-at", "the residual must be measured after the injection (--injected-at)"
         )
+    _within(before_at, injected_at, MAX_SYRINGE_GAP_H, "--before-at", "the syringe measurement")
+    _within(
+        residual_at, injected_at, MAX_SYRINGE_GAP_H, "--residual-at", "the residual measurement"
+    )
     half_life = half_life_h if half_life_h is not None else nuclide("Lu-177").half_life_h
     before = before_gbq * decay_factor(before_at, injected_at, half_life)
     residual = residual_gbq * decay_factor(residual_at, injected_at, half_life)
@@ -93,11 +138,24 @@ def administered_activity(
             f"the residual ({residual:.4g} GBq at injection) is larger than the syringe before "
             f"injection ({before:.4g} GBq at injection)",
         )
+    if before < PLAUSIBLE_CYCLE_GBQ[0]:
+        raise BadInputError(
+            "--before-gbq",
+            f"the syringe held {before:.4g} GBq at injection, less than the plausible "
+            f"{PLAUSIBLE_CYCLE_GBQ[0]:g} GBq per cycle (check GBq against MBq, and the times)",
+        )
     administered = before - residual
+    low, high = PLAUSIBLE_CYCLE_GBQ
+    if not low <= administered <= high:
+        raise BadInputError(
+            "--before-gbq",
+            f"the administered activity ({before:.4g} GBq − residual {residual:.4g} GBq at "
+            f"injection = {administered:.4g} GBq) is outside the plausible {low:g}-{high:g} GBq "
+            "per cycle (check GBq against MBq, and the times)",
+        )
     warnings: list[str] = []
     deviation: float | None = None
     if prescribed_gbq is not None:
-        _positive(prescribed_gbq, "--prescribed-gbq")
         deviation = 100.0 * (administered - prescribed_gbq) / prescribed_gbq
         if abs(deviation) > DEVIATION_WARNING_PERCENT:
             warnings.append(
@@ -137,10 +195,19 @@ def draw_volume(
     time. Raises when the vial does not hold enough activity at that time.
     """
     _positive(vial_gbq, "--vial-gbq")
-    _positive(vial_ml, "--vial-ml")
-    _positive(prescribed_gbq, "--prescribed-gbq")
-    require_aware(calibrated_at, field="--calibrated-at")
-    require_aware(inject_at, field="--inject-at")
+    if not PLAUSIBLE_CYCLE_GBQ[0] <= vial_gbq <= MAX_VIAL_GBQ:
+        raise BadInputError(
+            "--vial-gbq",
+            f"{vial_gbq!r} GBq is outside {PLAUSIBLE_CYCLE_GBQ[0]:g}-{MAX_VIAL_GBQ:g} GBq "
+            "(check GBq against MBq)",
+        )
+    low_ml, high_ml = VIAL_ML_RANGE
+    if not (math.isfinite(vial_ml) and low_ml <= vial_ml <= high_ml):
+        raise BadInputError("--vial-ml", f"{vial_ml!r} mL is outside {low_ml:g}-{high_ml:g} mL")
+    check_cycle_activity(prescribed_gbq, "--prescribed-gbq")
+    check_therapy_time(inject_at, "--inject-at")
+    check_therapy_time(calibrated_at, "--calibrated-at")
+    _within(calibrated_at, inject_at, MAX_CALIBRATION_GAP_H, "--calibrated-at", "the calibration")
     half_life = half_life_h if half_life_h is not None else nuclide("Lu-177").half_life_h
     vial_then = vial_gbq * decay_factor(calibrated_at, inject_at, half_life)
     concentration_mbq_per_ml = 1000.0 * vial_then / vial_ml

@@ -17,10 +17,9 @@ from typing import Any
 
 from lutetia import GUIDELINE, __version__, units
 from lutetia.cases.model import Case, day_of
-from lutetia.errors import BadInputError
 from lutetia.guideline.schedule import Event, schedule
 from lutetia.protection.clearance import Clearance
-from lutetia.protection.release import Discharge, Restriction
+from lutetia.protection.release import Discharge, ReleaseAdvice, Restriction
 
 RADIOPHARMACEUTICALS = {
     "177lu-psma-617": "[177Lu]Lu-PSMA-617 (lutetium (177Lu) vipivotide tetraxetan)",
@@ -44,6 +43,8 @@ class LetterData:
     treatments_per_year: float
     half_life_h: float
     cycle_number: int | None
+    #: Both fits, the plausibility check and the blocking warnings (None: the clearance only).
+    advice: ReleaseAdvice | None = None
 
 
 def _hours(hours: float) -> str:
@@ -132,19 +133,30 @@ def render_html(data: LetterData) -> str:
     appointments = ("interim_labs", "lab_panel", "cycle", "end_labs", "end_psa", "restaging")
     next_event = next((e for e in follow if e.kind in appointments), None)
     clearance = data.clearance
-    params = clearance.parameters()
-    if clearance.model == "mono":
-        clearance_text = (
-            f"mono-exponential, {params['initial_usv_h_at_1m']:.3g} µSv/h at 1 m at "
-            "administration, "
-            f"effective half-life {clearance.half_life_1_h:.1f} h ({clearance.source})"
-        )
-    else:
-        clearance_text = (
-            f"bi-exponential, {params['initial_usv_h_at_1m']:.3g} µSv/h at 1 m at administration, "
-            f"half-lives {clearance.half_life_1_h:.2g} h ({100 * clearance.fraction:.0f} %) and "
-            f"{clearance.half_life_2_h:.1f} h ({clearance.source})"
-        )
+    clearance_text = f"{clearance.describe()} ({clearance.source})"
+    advice = data.advice
+    fits: list[dict[str, Any]] = []
+    if advice is not None:
+        for fit in advice.fits.fits:
+            fits.append(
+                {
+                    "text": fit.clearance.describe(),
+                    "preferred": fit.clearance is advice.fits.preferred,
+                    "valid": fit.physically_valid,
+                    "note": fit.note,
+                    "residuals": ", ".join(
+                        f"{r.residual_percent:+.0f} % at {r.hours:g} h" for r in fit.residuals
+                    ),
+                }
+            )
+    method_text = {
+        "fit": "the fitted curve, checked against the readings",
+        "readings_interpolation": "the readings (log-linear interpolation between the readings "
+        "that bracket the threshold)",
+        "first_reading": "the readings (the first reading is already below the threshold)",
+        "readings_extrapolation": "the readings (physical decay from the last reading)",
+        "population_estimate": "a population estimate (no readings)",
+    }[data.discharge.method]
     discharge_at = data.injected_at.timestamp() + 3600 * data.discharge.after_h
     discharge_moment = datetime.fromtimestamp(discharge_at, tz=data.injected_at.tzinfo)
     context: dict[str, Any] = {
@@ -165,6 +177,16 @@ def render_html(data: LetterData) -> str:
         "activity_warnings": data.activity_warnings,
         "clearance_text": clearance_text,
         "discharge": data.discharge,
+        "discharge_method": method_text,
+        "fits": fits,
+        "blocking_warnings": advice.blocking_warnings if advice is not None else (),
+        "plausibility": advice.plausibility if advice is not None else "not checked",
+        "preferred_reason": advice.fits.preferred_reason if advice is not None else "",
+        "restriction_models": (
+            ", ".join(c.model + "-exponential" for c in advice.fits.plausible)
+            if advice is not None
+            else clearance.model + "-exponential"
+        ),
         "discharge_text": (
             "at once (the rule is met at administration)"
             if data.discharge.after_h <= 0
@@ -193,18 +215,43 @@ def _catalogue_version() -> str:
 
 
 def write_pdf(html: str, path: str | Path) -> None:
-    """Render ``html`` to a PDF file with WeasyPrint (written whole or not at all)."""
-    import logging
+    """Render ``html`` to the PDF file ``path`` with WeasyPrint.
 
-    from weasyprint import HTML
+    A plain render to ``path``: the command line passes the temporary file of
+    :func:`lutetia.cli.output.atomic_output`, which replaces the target only
+    when the whole letter was written (an ``OSError`` propagates to it).
+
+    Without the HarfBuzz subsetting library (Debian: ``libharfbuzz-subset0``) WeasyPrint
+    subsets fonts with fontTools and the PDF is the same letter, but on import it issues a
+    ``DeprecationWarning`` that future versions will need the library. That notice, and
+    only a ``DeprecationWarning`` raised from WeasyPrint's own modules, is logged instead of
+    being shown: under ``-W error`` (the test suite) it would otherwise abort the letter.
+    Every other warning is handled as usual.
+    """
+    import logging
+    import warnings
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    target = Path(path)
-    temporary = target.with_name(target.name + ".part")
-    try:
-        HTML(string=html).write_pdf(temporary)
-        temporary.replace(target)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise BadInputError("--pdf", f"cannot write {path}: {error.strerror}") from None
+    log = logging.getLogger(__name__)
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(  # noqa: PLR0917 - the signature of warnings.showwarning
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: Any = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, DeprecationWarning) and "weasyprint" in Path(filename).parts:
+                log.info("WeasyPrint: %s (%s:%d)", message, filename, lineno)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        warnings.filterwarnings("always", category=DeprecationWarning, module=r"weasyprint(\.|$)")
+        from weasyprint import HTML
+
+        HTML(string=html).write_pdf(Path(path))

@@ -1,15 +1,61 @@
-"""Plain-text reports for the terminal, written for a physician.
+r"""Plain-text reports for the terminal, written for a physician.
 
 The decision comes first, then the findings grouped by kind; each finding
 shows its code, guideline section and strength, and the value seen against
 the threshold used, with units.
+
+Every string that reaches a report passes through :func:`escape_controls`
+first, so that no value from the input (a patient ID, a treatment name, a unit)
+can start a new line or send a terminal escape sequence: an ID written as
+``"x\nRECOMMENDATION: recommended"`` prints as ``x\nRECOMMENDATION: ...`` on the
+report's first line, never as a recommendation line of its own.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lutetia.guideline.schedule import Event
+
+#: C0 and C1 control characters, DEL, the Unicode line and paragraph separators,
+#: the bidirectional embeddings, overrides and isolates (which can make text read
+#: as something it is not), and lone surrogates (which cannot be printed at all).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with every control character written as an escape (``\n``, ``\x1b``, ``\u2028``).
+
+    >>> print(escape_controls("ex-01\nRECOMMENDATION: recommended"))
+    ex-01\nRECOMMENDATION: recommended
+    >>> print(escape_controls("\x1b[2J\u2028\x85"))
+    \x1b[2J\u2028\x85
+    """
+    return _CONTROLS.sub(_escape, text)
+
+
+def escaped(value: Any) -> Any:
+    """A copy of a JSON-like document with :func:`escape_controls` applied to every string,
+    keys included."""
+    if isinstance(value, str):
+        return escape_controls(value)
+    if isinstance(value, dict):
+        return {escaped(k): escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [escaped(v) for v in value]
+    return value
+
 
 KIND_TITLES: dict[str, str] = {
     "indication": "Indication",
@@ -84,7 +130,8 @@ def grouped_findings(findings: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def assessment_report(document: dict[str, Any]) -> str:
-    """The human report of an ``assess`` document."""
+    """The human report of an ``assess`` document (control characters escaped)."""
+    document = escaped(document)
     recommendation = document["recommendation"].replace("_", " ").upper()
     indication = document["indication"]
     strength = indication["strength"] or "no graded strength"
@@ -136,7 +183,9 @@ def _headline(document: dict[str, Any]) -> str:
 
 
 def course_report(document: dict[str, Any]) -> str:
-    """The human report of a ``next-cycle`` document: the decision first."""
+    """The human report of a ``next-cycle`` document: the decision first (control
+    characters escaped)."""
+    document = escaped(document)
     headline = _headline(document)
     course_kinds = {"toxicity", "regimen", "response", "followup"}
     course = [
@@ -167,4 +216,18 @@ def course_report(document: dict[str, Any]) -> str:
         lines.extend(grouped_findings(others))
     lines.append("")
     lines.append("Lutetia supports, and does not replace, the treating physician's judgement.")
+    return "\n".join(lines)
+
+
+def schedule_report(patient_id: str, events: Sequence[Event], *, ics: str | None = None) -> str:
+    """The dated plan, one line per event (control characters escaped)."""
+    lines = [f"Lutetia treatment plan: {escape_controls(patient_id)}"]
+    for e in events:
+        window = f" – {e.window_end.isoformat()}" if e.window_end else ""
+        lines.append(
+            f"  {e.date.isoformat()}{window:<13}  {escape_controls(e.kind):<18} "
+            f"{escape_controls(e.description)}  [{escape_controls(e.section)}]"
+        )
+    if ics:
+        lines.append(f"iCalendar written to {escape_controls(ics)}")
     return "\n".join(lines)
