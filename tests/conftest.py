@@ -12,14 +12,19 @@ from hypothesis import settings
 
 from lutetia.cli import main
 
+
+def _flag(name: str) -> bool:
+    """Whether the environment variable ``name`` is set to anything but empty, 0, false, no."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
 # Timing belongs in benchmarks/: the first example of a property test may build the UCUM
 # registry or import scipy, so a per-example deadline would only make the suite flaky.
 settings.register_profile("lutetia", deadline=None, print_blob=True)
 # Under CI (the CI variable set) property tests are derandomized: the same examples on
 # every run, so a red build is reproducible and never a roll of the dice.
 settings.register_profile("lutetia-ci", parent=settings.get_profile("lutetia"), derandomize=True)
-_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-settings.load_profile("lutetia-ci" if _CI else "lutetia")
+settings.load_profile("lutetia-ci" if _flag("CI") else "lutetia")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "cases"
@@ -28,16 +33,22 @@ EXAMPLES = ROOT / "examples" / "cases"
 SHARED_SPEC = ROOT.parent / "shared" / "spec"
 
 
-def running_in_ci() -> bool:
-    """True when the environment variable ``CI`` is set to anything but empty, 0, false or no."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+def shared_spec_required() -> bool:
+    """Whether a missing ``../shared/spec`` fails the comparison tests instead of skipping them.
+
+    ``.ci/run`` sets ``LUTETIA_REQUIRE_SHARED_SPEC=1`` whenever ``../shared/spec`` lies
+    beside the clone it tests, so that under CI a comparison that can run always runs
+    (a spec file removed or renamed there fails the build instead of skipping quietly);
+    on a bare clone, in CI or not, the comparisons skip with their reason.
+    """
+    return _flag("LUTETIA_REQUIRE_SHARED_SPEC")
 
 
 def shared_spec(name: str) -> Path:
     """The file ``name`` of ``../shared/spec``, for a test that compares with the specification.
 
     A bare clone has no ``../shared``: the calling test is then skipped with a reason that
-    says so. Under CI (``CI`` set) the comparison is required, so the test fails instead.
+    says so. Where the comparison is required (:func:`shared_spec_required`) it fails instead.
     """
     path = SHARED_SPEC / name
     if path.is_file():
@@ -46,8 +57,8 @@ def shared_spec(name: str) -> Path:
         f"{path} is absent: this test compares Lutetia with the shared specification "
         "(../shared/spec beside the checkout)"
     )
-    if running_in_ci():
-        pytest.fail(f"{reason}; it is required when CI is set", pytrace=False)
+    if shared_spec_required():
+        pytest.fail(f"{reason}; it is required (LUTETIA_REQUIRE_SHARED_SPEC is set)", pytrace=False)
     pytest.skip(reason)
 
 
