@@ -3,7 +3,9 @@
 Run: ``uv run python benchmarks/tac_fits.py [N]``. Each TAC has 6 time points
 (4, 24, 48, 72, 96, 168 h) drawn from uptake–washout, mono- and bi-exponential
 kinetics with 5 % multiplicative noise and a fixed seed; ``auto`` fits every
-model with enough points and selects by AICc.
+model with enough points and selects by AICc. This is the organ path one TAC at
+a time (``kinetics.fit_tac``: the batched engine with a batch of one);
+``batch_fits.py`` compares it with the former scipy fitter and with whole batches.
 """
 
 from __future__ import annotations

@@ -18,9 +18,11 @@ import pytest
 from lutetia.cases.io import case_from_mapping
 from lutetia.clinical.ctcae import grade
 from lutetia.clinical.psa import PsaValue, doubling_time, pcwg3
+from lutetia.clinical.renal import creatinine_clearance_cockcroft_gault, egfr_ckd_epi_2021
 from lutetia.errors import BadInputError
 from lutetia.guideline.context import Context, Settings
 from lutetia.guideline.course import next_cycle
+from lutetia.guideline.findings import Quantity
 from lutetia.guideline.schedule import cycle_dates, schedule
 from lutetia.guideline.selection import consent_ok, psa_doubling_time_months, show
 from tests.test_thresholds import (
@@ -30,6 +32,7 @@ from tests.test_thresholds import (
     SCHEDULED,
     SELECTION,
     Data,
+    Mutate,
     course,
     drop_labs,
     expect,
@@ -740,3 +743,476 @@ def test_show_writes_units_only_when_given() -> None:
     assert show(5.0) == "5"
     assert show(5.0, "10*9/L") == "5 ×10⁹/L"
     assert show(1234.567, "U/L") == "1235 U/L"
+
+
+# === Survivors of the mutmut run of 2026-12-01 (benchmarks/README.md, "Mutation testing") =====
+#
+# Each test below names the mutant class it kills: a comparison or boolean operator, a
+# loop guard, or a string that is part of the output contract (finding code, decision,
+# unit, detail key, error field).
+
+
+# --- Management of side effects 3 and 6: eGFR loss and GFR < 30 --------------------------------
+
+
+def test_egfr_exactly_30_after_a_large_loss_neither_reduces_nor_discontinues() -> None:
+    # Item 3: "Acute loss of eGFR > 40% but still > 30 ml/min" reduces; item 6: "GFR loss to
+    # < 30 ml/min" discontinues. 30 after 80 is a 62.5 % loss, but neither "> 30" nor "< 30".
+    result = course(lab("egfr", 30.0, day=SCHEDULED))
+    assert not hits(result, "toxicity.egfr_loss")
+    assert not hits(result, "discontinue.gfr")
+    # Just above 30 the same loss reduces (the comparator is strict on both sides).
+    assert hits(course(lab("egfr", 30.001, day=SCHEDULED)), "toxicity.egfr_loss")
+
+
+def test_renal_values_only_after_the_last_cycle_have_no_reference() -> None:
+    # No eGFR or creatinine on or before a cycle: no loss can be measured, and nothing fails.
+    result = course(drop_labs("egfr", "2026-01-02"), drop_labs("creatinine", "2026-01-02"))
+    assert not hits(result, "toxicity.egfr_loss")
+    assert result.decision == "proceed"
+
+
+def test_egfr_not_computed_without_a_recorded_sex() -> None:
+    # CKD-EPI 2021 needs the sex (Inker 2021, Table 2): without it, creatinine gives no eGFR.
+    def unknown_sex(data: Data) -> None:
+        data["patient"]["sex"] = None
+        drop_labs("egfr")(data)
+        lab("creatinine", 1.8, day=SCHEDULED)(data)
+
+    assert not hits(course(unknown_sex), "toxicity.egfr_loss")
+
+
+# --- Management of side effects 6: every AST/ALT and every event is looked at ----------------
+
+
+def test_alt_is_checked_when_ast_has_no_usable_value() -> None:
+    # AST only before the last cycle (skipped); ALT 8 × ULN after it still discontinues.
+    result = course(drop_labs("ast", SCHEDULED), lab("alt", 400.0, day=SCHEDULED, uln=50))
+    expect(result, "discontinue.liver", True, 250.0, ">", unit="U/L")
+    assert result.decision == "discontinue"
+
+
+def test_an_event_after_a_resolved_one_still_counts() -> None:
+    # A resolved event is skipped; the next, unresolved grade 3 one still holds (item 4).
+    def events(data: Data) -> None:
+        data["course"]["adverse_events"] = [
+            {"term": "Nausea", "grade": 3, "onset": "2026-03-01", "resolved": "2026-03-05"},
+            {"term": "Fatigue", "grade": 3, "onset": "2026-03-20"},
+        ]
+
+    result = course(events)
+    (finding,) = hits(result, "toxicity.nonhematologic_grade3")
+    assert finding.details == {"event": "course.adverse_events[1]"}
+    assert result.decision == "hold"
+
+
+def test_every_gcsf_course_is_checked() -> None:
+    # Item 1: "at least a 2-week interval between G-CSFs and injection", for each G-CSF.
+    def two(data: Data) -> None:
+        data["treatments"] += [
+            {"name": "filgrastim", "class": "gcsf", "start": "2026-03-01"},
+            {"name": "pegfilgrastim", "class": "gcsf", "start": "2026-03-20", "end": "2026-03-28"},
+        ]
+
+    result = course(two)
+    ongoing, ended = hits(result, "toxicity.gcsf_interval")
+    assert ongoing.value == Quantity(None, "d")
+    assert ongoing.details["earliest"] is None
+    assert ended.value == Quantity(5, "d")
+    assert ended.details["earliest"] == "2026-04-11"
+    assert result.decision == "postpone"
+    assert result.earliest_date == date(2026, 4, 16)  # the ongoing one: planned + 2 weeks
+
+
+def test_unknown_term_is_treated_as_non_hematologic_in_details() -> None:
+    def event(data: Data) -> None:
+        data["course"]["adverse_events"] = [
+            {
+                "term": "Odd thing",
+                "grade": 3,
+                "onset": "2026-03-20",
+                "unacceptable_to_patient": True,
+            }
+        ]
+
+    result = course(event)
+    (unknown,) = hits(result, "toxicity.term_unknown")
+    assert unknown.value == Quantity("Odd thing")
+    assert unknown.details == {"event": "course.adverse_events[0]", "treated_as": "non_hematologic"}
+    (unacceptable,) = hits(result, "discontinue.unacceptable_toxicity")
+    assert unacceptable.value == Quantity("Odd thing")
+    assert unacceptable.details == {"event": "course.adverse_events[0]"}
+    assert result.decision == "discontinue"
+
+
+def test_hematologic_event_outside_items_1_and_2_is_for_review() -> None:
+    def event(data: Data) -> None:
+        data["course"]["adverse_events"] = [
+            {"term": "Lymphopenia", "grade": 3, "onset": "2026-03-20"}
+        ]
+
+    (finding,) = hits(course(event), "toxicity.hematologic_other")
+    assert finding.value == Quantity(3, "{grade}")
+    assert finding.details == {
+        "event": "course.adverse_events[0]",
+        "term": "Lymphocyte count decreased",
+    }
+
+
+# --- Follow-up 2: PSA ------------------------------------------------------------------------
+
+
+def test_a_single_psa_after_the_flare_window_is_its_own_nadir() -> None:
+    # No PSA before cycle 1: the one reliable value is the nadir, so no progression (and no
+    # PCWG3 response, which needs a baseline).
+    result = course(drop_labs("psa"), lab("psa", 50.0, unit="ng/mL", day=SCHEDULED))
+    assert not hits(result, "response.psa_progression")
+    assert not hits(result, "response.pcwg3")
+
+
+def test_pcwg3_finding_details() -> None:
+    (finding,) = hits(course(), "response.pcwg3")
+    assert finding.value == Quantity(68.75, "%")
+    # Baseline 48 ng/mL before cycle 1, 15 on 2026-03-30: 68.75 % down, not yet confirmed.
+    assert finding.details == {
+        "baseline_ng_ml": 48.0,
+        "nadir_ng_ml": 15.0,
+        "nadir_date": "2026-03-30",
+        "psa50_confirmed": False,
+        "pcwg3_progression_confirmed": False,
+    }
+
+
+# --- Process item 1 (consent) and item 11 (regimen) -----------------------------------------
+
+
+def test_no_consent_before_the_first_cycle_postpones() -> None:
+    def first_cycle(data: Data) -> None:
+        data["course"]["cycles"] = []
+        data["consent"]["signed_at"] = None
+
+    result = course(first_cycle)
+    (finding,) = hits(result, "consent.missing")
+    assert finding.decision == "postpone"
+    assert finding.value == Quantity(None)
+    assert finding.details == {"earliest": "2026-04-02"}
+    assert result.decision == "postpone"
+
+
+def test_no_consent_after_given_cycles_is_reported_without_deciding() -> None:
+    result = course(setting("consent.signed_at", None))
+    (finding,) = hits(result, "consent.missing")
+    assert finding.decision is None
+    assert finding.value == Quantity(None)
+    assert result.decision == "proceed"
+
+
+def test_next_cycle_without_a_course_is_the_first_at_the_approved_activity() -> None:
+    result = next_cycle(case_from_mapping(copy.deepcopy(SELECTION)))
+    assert (result.decision, result.next_cycle, result.activity_gbq) == ("proceed", 1, 7.4)
+
+
+def test_activity_2_percent_off_a_reduction_is_not_explained() -> None:
+    # 7.4 × 0.8³ = 3.79 GBq is three 20 % reductions ("Management of side effects" 1–3);
+    # 2 % above it is outside the 1 % tolerance and below 6 GBq: reported.
+    result = course(setting("course.planned_activity_gbq", 7.4 * 0.8**3 * 1.02))
+    (finding,) = hits(result, "regimen.activity_range")
+    assert finding.value == Quantity(pytest.approx(7.4 * 0.8**3 * 1.02), "GBq")
+
+
+# --- Reported values carry their unit (the contract of docs/assessment-format.md) ----------
+
+
+def _liver_lesion(data: Data) -> None:
+    data["psma_pet"]["lesions"].append({"site": "liver", "size_mm": 15, "suvmax": 25.0})
+
+
+def _event_of(term: str, grade_: int, onset: str) -> Mutate:
+    def mutate(data: Data) -> None:
+        data["course"]["adverse_events"] = [{"term": term, "grade": grade_, "onset": onset}]
+
+    return mutate
+
+
+def _gcsf_ended(data: Data) -> None:
+    data["treatments"].append(
+        {"name": "filgrastim", "class": "gcsf", "start": "2026-03-20", "end": "2026-03-28"}
+    )
+
+
+def _worse(data: Data) -> None:
+    data["course"]["wellbeing"] = [{"date": "2026-03-30", "status": "worse", "note": "tired"}]
+
+
+EGFR = "mL/min/{1.73_m2}"
+COURSE_VALUES: list[tuple[str, list[Mutate], Data, Quantity]] = [
+    (
+        "discontinue.liver",
+        [lab("alt", 400.0, day=SCHEDULED, uln=50)],
+        COURSE,
+        Quantity(400.0, "U/L"),
+    ),
+    (
+        "toxicity.liver_with_metastases",
+        [_liver_lesion, lab("ast", 400.0, day=SCHEDULED, uln=50)],
+        COURSE,
+        Quantity(400.0, "U/L"),
+    ),
+    ("discontinue.gfr", [lab("egfr", 25.0, day=SCHEDULED)], COURSE, Quantity(25.0, EGFR)),
+    ("toxicity.egfr_loss", [lab("egfr", 40.0, day=SCHEDULED)], COURSE, Quantity(50.0, "%")),
+    (
+        "toxicity.hematologic_grade3_interim",
+        [lab("platelets", 40.0, day="2026-03-10")],
+        COURSE,
+        Quantity(3, "{grade}"),
+    ),
+    (
+        "toxicity.hematologic_grade2_scheduled",
+        [lab("platelets", 74.0, day=SCHEDULED)],
+        COURSE,
+        Quantity(2, "{grade}"),
+    ),
+    (
+        "toxicity.hematologic_grade2_scheduled",
+        [lab("platelets", 40.0, day=SCHEDULED)],
+        COURSE,
+        Quantity(3, "{grade}"),
+    ),
+    (
+        "toxicity.nonhematologic_grade3",
+        [_event_of("Fatigue", 3, "2026-03-20")],
+        COURSE,
+        Quantity(3, "{grade}"),
+    ),
+    (
+        "discontinue.unresolved_toxicity",
+        [_event_of("Fatigue", 4, "2026-02-25")],
+        COURSE,
+        Quantity(36, "d"),
+    ),
+    ("toxicity.gcsf_interval", [_gcsf_ended], COURSE, Quantity(5, "d")),
+    (
+        "regimen.interval",
+        [setting("course.planned_date", "2026-03-05")],
+        COURSE,
+        Quantity(14, "d"),
+    ),
+    (
+        "regimen.activity_range",
+        [setting("course.planned_activity_gbq", 9.5)],
+        COURSE,
+        Quantity(9.5, "GBq"),
+    ),
+    ("regimen.max_cycles", [], COMPLETE, Quantity(6)),
+    (
+        "response.psa_progression",
+        [lab("psa", 0.5, day="2026-03-10"), lab("psa", 1.0, day=SCHEDULED)],
+        COURSE,
+        Quantity(1.0, "ng/mL"),
+    ),
+    ("followup.wellbeing_worse", [_worse], COURSE, Quantity("worse")),
+]
+
+
+@pytest.mark.parametrize(("code", "mutations", "base", "value"), COURSE_VALUES)
+def test_course_findings_report_the_value_and_its_unit(
+    code: str, mutations: list[Mutate], base: Data, value: Quantity
+) -> None:
+    findings = hits(course(*mutations, base=base), code)
+    assert value in [f.value for f in findings], [f.value for f in findings]
+
+
+SELECTION_VALUES: list[tuple[str, list[Mutate], Quantity]] = [
+    ("prognostic.high_psa", [lab("psa", 700.0)], Quantity(700.0, "ng/mL")),
+    ("prognostic.high_ldh", [lab("ldh", 300.0)], Quantity(300.0, "U/L")),
+    ("prognostic.high_crp", [lab("crp", 12.0)], Quantity(12.0, "mg/L")),
+    ("prognostic.high_alp", [lab("alp", 200.0)], Quantity(200.0, "U/L")),
+    ("prognostic.low_hemoglobin", [lab("hemoglobin", 12.0)], Quantity(12.0, "g/dL")),
+    ("imaging.high_uptake", [], Quantity(1.0, "1")),
+]
+
+
+@pytest.mark.parametrize(("code", "mutations", "value"), SELECTION_VALUES)
+def test_selection_findings_report_the_value_and_its_unit(
+    code: str, mutations: list[Mutate], value: Quantity
+) -> None:
+    (finding,) = hits(selection(*mutations), code)
+    assert finding.value == value
+
+
+def test_short_psa_doubling_time_reports_months() -> None:
+    (finding,) = hits(
+        selection(_psa_days((56, 1.0), (28, 1.5), (0, 3.0))), "prognostic.short_psa_doubling_time"
+    )
+    assert finding.value is not None
+    assert finding.value.unit == "mo"
+
+
+def test_psa_doubling_time_of_exactly_3_months_is_not_short() -> None:
+    # CUTOFFS: "PSA doubling time < 3 months" (D'Amico 2003). These three values (56 days)
+    # regress to a doubling time of exactly 3.0 months in binary floating point.
+    exactly = _psa_days((56, 1.0), (28, 1.236823201577823), (0, 1.5297316319612162))
+    assert psa_doubling_time_months(_ctx(exactly)) == 3.0
+    assert not hits(selection(exactly), "prognostic.short_psa_doubling_time")
+    shorter = _psa_days((56, 1.0), (28, 1.236823201577823), (0, 1.53))
+    assert hits(selection(shorter), "prognostic.short_psa_doubling_time")
+
+
+# --- Selection: indication and scope --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("treatments", "naad_progressed"), [("none", None), ("naad", None)])
+def test_indication_undetermined_without_a_naad_progression_record(
+    treatments: str, naad_progressed: bool | None
+) -> None:
+    # Indications 1–3 need progression on a NAAD: no history, or a NAAD without the outcome.
+    def history(data: Data) -> None:
+        if treatments == "none":
+            data["treatments"] = []
+        else:
+            data["treatments"] = [
+                {"name": "enzalutamide", "class": "naad", "start": "2019-02-01",
+                 "progressed": naad_progressed}
+            ]  # fmt: skip
+
+    result = selection(history)
+    assert result.indication.code == "indication.undetermined"
+    assert result.recommendation == "insufficient_data"
+
+
+@pytest.mark.parametrize("docetaxel", ["contraindicated", "unfit"])
+def test_taxane_naive_docetaxel_unsuitable(docetaxel: str) -> None:
+    # Indications 3: taxane-naive, NAAD progression, docetaxel not an option (moderate).
+    def naive(data: Data) -> None:
+        data["treatments"] = [t for t in data["treatments"] if t["class"] != "taxane"]
+        data["taxane_options"] = {"docetaxel": docetaxel, "cabazitaxel": None}
+
+    result = selection(naive)
+    assert result.indication.code == "indication.taxane_naive_docetaxel_unsuitable"
+    assert result.recommendation == "consider"
+
+
+def test_cabazitaxel_received_by_option_alone_is_post_taxane() -> None:
+    # Indications 1 (VISION): a taxane given counts whether recorded as a line or an option.
+    def option_only(data: Data) -> None:
+        data["treatments"] = [t for t in data["treatments"] if t["class"] != "taxane"]
+        data["taxane_options"] = {"docetaxel": None, "cabazitaxel": "received"}
+
+    assert selection(option_only).indication.code == "indication.post_taxane"
+
+
+@pytest.mark.parametrize(
+    ("ligand", "code"),
+    [
+        ("177Lu-PSMA-617", None),
+        ("[177Lu]Lu-PSMA-617", None),
+        (" [177Lu]Lu-PSMA-617", None),
+        ("177Lu-PSMA-I&T", "scope.off_label"),
+        ("[177Lu]Lu-PSMA-I&T", "scope.off_label"),
+        ("Lu-177-PSMA-I&T", "scope.off_label"),
+        ("177Lu-DOTATATE", "scope.radiopharmaceutical"),
+    ],
+)
+def test_scope_of_the_guideline(ligand: str, code: str | None) -> None:
+    # Scope: [177Lu]Lu-PSMA-617 (approved) and [177Lu]Lu-PSMA-I&T (off-label) only.
+    result = course(setting("course.radiopharmaceutical", ligand))
+    found = [f for f in result.findings if f.code.startswith("scope.")]
+    assert [f.code for f in found] == ([code] if code else [])
+    for f in found:
+        assert f.value == Quantity(ligand)
+
+
+# --- The schedule ---------------------------------------------------------------------------
+
+
+def test_schedule_from_a_planned_first_cycle_at_the_approved_activity() -> None:
+    data = copy.deepcopy(COURSE)
+    data["course"]["cycles"] = []
+    dates = cycle_dates(case_from_mapping(data))
+    assert [a for _, _, a in dates] == [7.4] * 6
+    assert dates[0][0] == date(2026, 4, 2)
+    given = [e.as_json() for e in schedule(case_from_mapping(copy.deepcopy(COURSE)))]
+    cycles = [e for e in given if e["kind"] == "cycle"]
+    assert [(e["cycle"], e["given"]) for e in cycles[:3]] == [(1, True), (2, True), (3, False)]
+    kinds = {e["kind"] for e in given}
+    assert {"post_therapy_scan", "wellbeing"} <= kinds
+
+
+# --- CTCAE v5.0, PCWG3, CKD-EPI: the calculators ----------------------------------------------
+
+
+def test_ctcae_range_reports_no_criterion() -> None:
+    # Creatinine 2 × baseline without the ULN: grade 2–4, so no single criterion applies.
+    result = grade("creatinine", 2.0, baseline=1.0)
+    assert result.criterion == ""
+
+
+def test_ctcae_edge_margin_is_relative_to_the_limit() -> None:
+    # AST 5 × ULN 200 = 1000 U/L is grade 2 (">3.0 - 5.0 x ULN"); 1e-10 relative above the
+    # edge is still "at" it (the 1e-9 relative margin), 1e-8 above is grade 3.
+    assert grade("ast", 1000.0 * (1 + 1e-10), uln=200.0).grade == 2
+    assert grade("ast", 1000.0 * (1 + 1e-8), uln=200.0).grade == 3
+
+
+def test_ctcae_rejects_a_negative_baseline_naming_it() -> None:
+    with pytest.raises(BadInputError) as error:
+        grade("ast", 40.0, uln=40.0, baseline=-1.0)
+    assert error.value.field == "baseline"
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("inf")])
+def test_psa_values_must_be_finite_and_non_negative(bad: float) -> None:
+    with pytest.raises(BadInputError) as error:
+        doubling_time(_values((0, 1.0), (30, bad)))
+    assert error.value.field == "psa[1]"
+    with pytest.raises(BadInputError) as error:
+        pcwg3(PsaValue(D0, 10.0), _values((30, bad)), field="labs.psa")
+    assert error.value.field == "labs.psa[0]"
+
+
+def test_psa_errors_name_the_default_field() -> None:
+    with pytest.raises(BadInputError) as error:
+        doubling_time(_values((0, 1.0)))
+    assert error.value.field == "psa"
+    with pytest.raises(BadInputError) as error:
+        doubling_time(_values((0, 1.0), (0, 2.0)))
+    assert error.value.field == "psa"
+    with pytest.raises(BadInputError) as error:
+        pcwg3(PsaValue(D0, 10.0), [PsaValue(D0, 5.0)])
+    assert error.value.field == "psa"
+
+
+def test_pcwg3_decline_from_a_baseline_below_1_ng_ml() -> None:
+    assert pcwg3(PsaValue(D0, 0.8), _values((30, 0.3))).max_decline_percent == pytest.approx(62.5)
+
+
+def test_pcwg3_response_confirmed_by_the_next_value_not_only_the_last() -> None:
+    # Scher 2016, Table 2: a ≥ 50 % decline confirmed by a second value ≥ 3 weeks later.
+    # Day 56 confirms day 28; a later rise (day 84) does not undo it.
+    result = pcwg3(PsaValue(D0, 10.0), _values((28, 4.0), (56, 4.0), (84, 8.0)))
+    assert result.response
+    assert result.response_confirmed_on == D0 + timedelta(days=56)
+
+
+def test_pcwg3_progression_confirmed_by_the_next_value_not_only_the_last() -> None:
+    # No decline: ≥ 25 % and ≥ 2 ng/mL over baseline from week 12, confirmed ≥ 3 weeks later.
+    result = pcwg3(PsaValue(D0, 10.0), _values((90, 14.0), (120, 15.0), (150, 11.0)))
+    assert result.progression
+    assert result.progression_date == D0 + timedelta(days=90)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: egfr_ckd_epi_2021(-1.0, 60, "male"), "creatinine"),
+        (lambda: egfr_ckd_epi_2021(1.0, 60, "other"), "sex"),  # type: ignore[arg-type]
+        (lambda: creatinine_clearance_cockcroft_gault(1.0, 60, 70, "x"), "sex"),  # type: ignore[arg-type]
+        (lambda: creatinine_clearance_cockcroft_gault(1.0, 60, 10, "male"), "weight_kg"),
+        (lambda: creatinine_clearance_cockcroft_gault(1.0, 10, 70, "male"), "age"),
+    ],
+)
+def test_renal_errors_name_the_field(call: Any, field: str) -> None:
+    with pytest.raises(BadInputError) as error:
+        call()
+    assert error.value.field == field
+    assert error.value.reason

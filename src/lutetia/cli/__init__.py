@@ -52,7 +52,13 @@ COMMANDS: dict[str, Command] = {
     "letter": Command(
         "lutetia.cli.protection", "discharge letter and patient instructions (HTML and PDF)"
     ),
-    "dose": Command("lutetia.cli.dosimetry", "dosimetry: tac, stp, bed, population, plan"),
+    "dose": Command(
+        "lutetia.cli.dosimetry", "dosimetry: tac, stp, bed, population, plan, kernel, images"
+    ),
+    "pet": Command(
+        "lutetia.cli.pet",
+        "PSMA PET SUVs (liver, parotids, lesions) for the case file's psma_pet block",
+    ),
     "grade": Command("lutetia.cli.clinical", "CTCAE v5.0 grade of a lab value"),
     "egfr": Command("lutetia.cli.clinical", "eGFR by the race-free CKD-EPI 2021 equation"),
     "decay": Command(

@@ -18,7 +18,9 @@ MAX_TAC_BYTES = 1_000_000
 
 def register(commands: Any) -> None:
     """Add the dosimetry subcommands."""
-    dose = commands.add_parser("dose", help="dosimetry: tac, stp, bed, population, plan")
+    dose = commands.add_parser(
+        "dose", help="dosimetry: tac, stp, bed, population, plan, kernel, images"
+    )
     which = dose.add_subparsers(dest="dose_command", metavar="WHAT", required=True)
 
     tac = which.add_parser("tac", help="organ TIA and absorbed dose from a time-activity table")
@@ -94,6 +96,12 @@ def register(commands: Any) -> None:
     plan.add_argument("--repair-h", type=finite, help="kidney repair half-time (h); default 2.8")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.set_defaults(handler=run_plan)
+
+    register_kernel(which)
+
+    from lutetia.cli.dose_images import register_images
+
+    register_images(which)
 
 
 def _checked(document: dict[str, Any]) -> dict[str, Any]:
@@ -430,4 +438,87 @@ def run_plan(args: argparse.Namespace) -> int:
     if result.activity_for_target_gbq is not None:
         print(f"  activity for {args.target_gy:g} Gy: {result.activity_for_target_gbq:.3g} GBq")
     _print_warnings(list(result.warnings))
+    return 0
+
+
+#: Largest --size of ``dose kernel``: (2N + 1)³ values in the JSON (41³ ≈ 69 000).
+MAX_KERNEL_SIZE = 20
+
+
+def register_kernel(which: Any) -> None:
+    """Add ``lutetia dose kernel``."""
+    kernel = which.add_parser(
+        "kernel", help="177Lu voxel S-value kernel (dose-voxel kernel) in soft tissue"
+    )
+    kernel.add_argument(
+        "--voxel-mm", type=finite, nargs="+", required=True, metavar="MM",
+        help="voxel size: one value (cubic) or three (i j k, as the image spacing)",
+    )  # fmt: skip
+    kernel.add_argument(
+        "--size", "--half-width", dest="size", type=int, default=5, metavar="N",
+        help=f"half-width N: kernel of (2N+1)^3 voxels, centre at index N (1-{MAX_KERNEL_SIZE})",
+    )  # fmt: skip
+    kernel.add_argument("--out", metavar="FILE.npy", help="save the kernel (mGy/(MBq s)) as .npy")
+    kernel.add_argument("--json", action="store_true", help="print one JSON object")
+    kernel.set_defaults(handler=run_kernel)
+
+
+def run_kernel(args: argparse.Namespace) -> int:
+    """Compute the 177Lu dose-voxel kernel; print the centre and first neighbours."""
+    from lutetia.dosimetry.voxel import GY_PER_MBQ_H_PER_MGY_PER_MBQ_S, dose_voxel_kernel
+
+    sizes = list(args.voxel_mm)
+    if len(sizes) not in (1, 3):
+        raise BadInputError("--voxel-mm", f"give one value or three, not {len(sizes)}")
+    if not 1 <= args.size <= MAX_KERNEL_SIZE:
+        raise BadInputError("--size", f"{args.size} is outside 1–{MAX_KERNEL_SIZE}")
+    out = check_output_path(args.out, option="--out") if args.out else None
+    voxel: float | tuple[float, float, float] = (
+        sizes[0] if len(sizes) == 1 else (sizes[0], sizes[1], sizes[2])
+    )
+    try:
+        kernel = dose_voxel_kernel(voxel, half_width_voxels=args.size)
+    except BadInputError as error:
+        raise BadInputError("--voxel-mm", error.reason) from None
+    neighbours = {
+        "centre": (0, 0, 0), "face": (1, 0, 0), "edge": (1, 1, 0), "corner": (1, 1, 1),
+        "second_face": (2, 0, 0),
+    }  # fmt: skip
+    values = {
+        name: kernel.at(*offset) for name, offset in neighbours.items()
+        if max(offset) <= kernel.half_width_voxels
+    }  # fmt: skip
+    if out is not None:
+        import numpy as np
+
+        with atomic_output(str(out), option="--out") as temporary, temporary.open("wb") as stream:
+            np.save(stream, kernel.values_mgy_per_mbq_s)
+    if args.json:
+        emit_json(_checked({
+            "voxel_mm": list(kernel.voxel_mm),
+            "size": kernel.half_width_voxels,
+            "density_g_per_cm3": kernel.density_g_per_cm3,
+            "voxel_mass_g": kernel.voxel_mass_g,
+            "centre_index": kernel.half_width_voxels,
+            "s_values_mgy_per_mbq_s": values,
+            "energy_in_kernel_mev": kernel.energy_in_kernel_mev,
+            "kernel_mgy_per_mbq_s": kernel.values_mgy_per_mbq_s.tolist(),
+            "kernel_axes": "[k][j][i] (slice, row, column); centre at [N][N][N]",
+            "method": kernel.method,
+            "out": str(out) if out else None,
+        }))  # fmt: skip
+        return 0
+    size = " x ".join(f"{v:g}" for v in kernel.voxel_mm)
+    print(f"177Lu dose-voxel kernel, voxel {size} mm, {2 * args.size + 1}^3 voxels")
+    print(f"  density {kernel.density_g_per_cm3:g} g/cm3, voxel mass {kernel.voxel_mass_g:.4g} g")
+    for name, value in values.items():
+        offset = neighbours[name]
+        print(
+            f"  {name:<12} {offset!s:<10} {value:.4e} mGy/(MBq s)  "
+            f"= {value * GY_PER_MBQ_H_PER_MGY_PER_MBQ_S:.4e} Gy/(MBq h)"
+        )
+    print(f"  energy absorbed in the kernel: {kernel.energy_in_kernel_mev:.5f} MeV per decay")
+    print(f"  method: {kernel.method}")
+    if out is not None:
+        print(f"  kernel saved to {out} (mGy/(MBq s), axes [k][j][i])")
     return 0

@@ -1,0 +1,316 @@
+"""``lutetia dose images``: organ, lesion and voxel dosimetry from serial SPECT/CT."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from datetime import timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+
+from lutetia.cli.output import atomic_output, check_output_path, emit_json, finite
+from lutetia.errors import BadInputError
+
+_OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})$")
+
+
+def register_images(which: Any) -> None:
+    """Add ``dose images`` to the ``dose`` subcommands."""
+    images = which.add_parser(
+        "images",
+        help="organ, lesion and voxel doses from serial quantitative SPECT/CT",
+        description="Organ and lesion doses from serial 177Lu SPECT (DICOM NM/PT), a CT and "
+        "regions (NIfTI label map, DICOM SEG or RTSTRUCT); voxel-wise kinetics and dose maps "
+        "with --voxelwise. One study (--spect ... --masks ...) or a cohort (--cohort DIR) "
+        "on Dask.",
+    )
+    images.add_argument(
+        "--spect", action="append", metavar="DIR",
+        help="a SPECT series (folder or file); repeat for each time point",
+    )  # fmt: skip
+    images.add_argument("--ct", metavar="DIR", help="the CT series (masses from HU)")
+    images.add_argument("--masks", metavar="FILE", help="NIfTI label map, DICOM SEG or RTSTRUCT")
+    images.add_argument("--labels", metavar="FILE", help="label names (JSON or CSV label,name)")
+    images.add_argument(
+        "--calibration-cps-per-mbq", type=finite, metavar="X",
+        help="SPECT sensitivity (counts per second per MBq) for series without a Bq/mL scale",
+    )  # fmt: skip
+    images.add_argument(
+        "--timezone", metavar="±HH:MM",
+        help="UTC offset of the scanner clock, for files without TimezoneOffsetFromUTC",
+    )  # fmt: skip
+    images.add_argument(
+        "--register", action="store_true", help="register later time points to the first"
+    )
+    images.add_argument(
+        "--voxelwise", action="store_true", help="fit every voxel; dose map and DVH per region"
+    )
+    images.add_argument(
+        "--kernel", action="store_true",
+        help="with --voxelwise: convolve with the 177Lu dose-voxel kernel (else local deposition)",
+    )  # fmt: skip
+    images.add_argument("--rtdose", metavar="FILE", help="with --voxelwise: write the dose map")
+    images.add_argument(
+        "--out", metavar="DIR", help="write dosimetry.json (and, with --voxelwise, dose.dcm) here"
+    )
+    images.add_argument(
+        "--cohort", metavar="DIR", help="a folder of study folders, each run as a Dask task"
+    )
+    images.add_argument(
+        "--scheduler", metavar="ADDRESS", help="with --cohort: an existing Dask scheduler"
+    )
+    images.add_argument(
+        "--workers", type=int, metavar="N", help="with --cohort: local worker processes"
+    )
+    images.add_argument(
+        "--table", metavar="FILE", help="with --cohort: the results table (.csv or .parquet)"
+    )
+    images.add_argument("--json", action="store_true", help="print one JSON object")
+    images.set_defaults(handler=run_images)
+
+
+def parse_offset(text: str) -> tzinfo:
+    """A fixed UTC offset from ``+01:00`` / ``-0500``."""
+    match = _OFFSET.match(text.strip())
+    if not match:
+        raise BadInputError("--timezone", f"{text!r} is not a UTC offset like +01:00")
+    hours, minutes = int(match["h"]), int(match["m"])
+    if hours > 14 or minutes >= 60:
+        raise BadInputError("--timezone", f"{text!r} is not a UTC offset")
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if match["sign"] == "-" else delta)
+
+
+def _progress_bar(total: int | None, what: str) -> Any:
+    """A tqdm bar on stderr when it is a terminal, else None."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit="step" if total is None else "study", leave=False)
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from lutetia.services.image_dosimetry import Options
+
+    if args.kernel and not args.voxelwise:
+        raise BadInputError("--kernel", "needs --voxelwise (the kernel convolves the dose map)")
+    if args.rtdose and not args.voxelwise:
+        raise BadInputError("--rtdose", "needs --voxelwise (there is no dose map without it)")
+    if args.calibration_cps_per_mbq is not None and args.calibration_cps_per_mbq <= 0:
+        raise BadInputError("--calibration-cps-per-mbq", "must be positive")
+    return Options(
+        calibration_cps_per_mbq=args.calibration_cps_per_mbq,
+        register=args.register,
+        voxelwise=args.voxelwise,
+        kernel=args.kernel,
+        timezone=None if args.timezone is None else parse_offset(args.timezone),
+    )
+
+
+def run_images(args: argparse.Namespace) -> int:
+    """One study, or a cohort on Dask."""
+    options = _options(args)
+    if args.cohort:
+        return _run_cohort(args, options)
+    for option in ("scheduler", "workers", "table"):
+        if getattr(args, option) is not None:
+            raise BadInputError(f"--{option}", "applies only with --cohort")
+    if not args.spect:
+        raise BadInputError("--spect", "give a SPECT series per time point (or --cohort DIR)")
+    if not args.masks:
+        raise BadInputError("--masks", "the regions are needed (label map, SEG or RTSTRUCT)")
+    from lutetia.services.image_dosimetry import StudyInputs, run_study
+
+    inputs = StudyInputs(
+        spect=tuple(Path(p) for p in args.spect),
+        masks=Path(args.masks),
+        ct=None if args.ct is None else Path(args.ct),
+        labels=None if args.labels is None else Path(args.labels),
+    )
+    read = [*args.spect, args.masks, *([args.ct] if args.ct else [])]
+    read += [args.labels] if args.labels else []
+    outputs: list[tuple[str, str]] = []
+    if args.rtdose:
+        outputs.append((args.rtdose, "--rtdose"))
+    if args.out:
+        out = Path(args.out)
+        if not out.is_dir():
+            raise BadInputError("--out", f"{out} is not an existing folder")
+        outputs.append((str(out / "dosimetry.json"), "--out"))
+        if args.voxelwise and not args.rtdose:
+            outputs.append((str(out / "dose.dcm"), "--out"))
+    for target, option in outputs:
+        check_output_path(target, option=option, inputs=read)
+    rtdose_target = next((t for t, o in outputs if t.endswith(".dcm") or o == "--rtdose"), None)
+    dose_map: dict[str, Any] = {}
+
+    def keep_dose(dose: Any, grid: Any) -> None:
+        dose_map["dose"], dose_map["grid"] = dose, grid
+
+    bar = _progress_bar(None, "dose images")
+
+    def step(what: str) -> None:
+        if bar is not None:
+            bar.set_postfix_str(what)
+            bar.update(1)
+
+    try:
+        document = run_study(
+            inputs, options, progress=step, rtdose_writer=keep_dose if rtdose_target else None
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    _write_outputs(args, document, dose_map, rtdose_target, inputs)
+    if args.json:
+        emit_json(document)
+    else:
+        print(_report(document))
+    return 0
+
+
+def _write_outputs(
+    args: argparse.Namespace,
+    document: dict[str, Any],
+    dose_map: dict[str, Any],
+    rtdose_target: str | None,
+    inputs: Any,
+) -> None:
+    """Write dosimetry.json and the RTDOSE file: all or none."""
+    from lutetia.cli.output import json_text
+
+    read = [str(p) for p in (*inputs.spect, inputs.masks)]
+    targets: list[tuple[str, str]] = []
+    if rtdose_target and "dose" in dose_map:
+        targets.append((rtdose_target, "--rtdose" if args.rtdose else "--out"))
+    if args.out:
+        targets.append((str(Path(args.out) / "dosimetry.json"), "--out"))
+    if not targets:
+        return
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        temporary = {
+            target: stack.enter_context(atomic_output(target, option=option, inputs=read))
+            for target, option in targets
+        }
+        for target, path in temporary.items():
+            if target.endswith("dosimetry.json"):
+                if rtdose_target:
+                    document["rtdose"] = rtdose_target
+                path.write_text(json_text(document), encoding="utf-8")
+            else:
+                from lutetia.imaging.rtdose import write_rtdose
+
+                write_rtdose(path, dose_map["dose"], dose_map["grid"])
+    if rtdose_target and "dose" in dose_map:
+        document["rtdose"] = rtdose_target
+
+
+def _number(value: Any, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _report(document: dict[str, Any]) -> str:
+    """The result for a terminal."""
+    from lutetia.reports.text import escape_controls
+
+    injection = document["injection"]
+    lines = [
+        f"Administration: {injection['activity_mbq']:.5g} MBq {injection['nuclide']} at "
+        f"{injection['datetime']}",
+        "Time points (h): " + ", ".join(f"{t:.1f}" for t in document["timepoints_h"]),
+        f"{'region':<24} {'mass g':>9} {'model':>15} {'TIA MBq·h':>12} {'dose Gy':>9}"
+        + (f" {'mean voxel Gy':>14} {'D98 Gy':>8} {'D2 Gy':>8}" if "voxelwise" in document else ""),
+    ]
+    for name, region in document["regions"].items():
+        line = (
+            f"{escape_controls(name):<24} {_number(region['mass_g'], '9.1f')} "
+            f"{region.get('model') or '—'!s:>15} {_number(region.get('tia_mbq_h'), '12.5g')} "
+            f"{_number(region.get('absorbed_dose_gy'), '9.3g')}"
+        )
+        if "voxelwise" in document:
+            dvh = region.get("dvh") or {}
+            line += (
+                f" {_number(region.get('mean_voxel_dose_gy'), '14.3g')}"
+                f" {_number(dvh.get('d98_gy'), '8.3g')} {_number(dvh.get('d2_gy'), '8.3g')}"
+            )
+        lines.append(line)
+    for entry in document["registration"][1:]:
+        if entry.get("registered"):
+            shift = ", ".join(f"{t:.1f}" for t in entry["translation_mm"])
+            lines.append(f"Registration, time point {entry['time_point'] + 1}: ({shift}) mm")
+    if "voxelwise" in document:
+        voxelwise = document["voxelwise"]
+        fitted, models = voxelwise["voxels_fitted"], voxelwise["models"]
+        lines.append(f"Voxel-wise: {fitted} voxels; models {models}")
+        lines.append(f"  failures {voxelwise['failures']}; {voxelwise['dose_method']}")
+    for assumption in document["assumptions"]:
+        lines.append(f"Assumption: {assumption}")
+    lines.extend(f"Warning: {escape_controls(w)}" for w in document["warnings"])
+    if "rtdose" in document:
+        lines.append(f"Dose map written to {document['rtdose']}")
+    return "\n".join(lines)
+
+
+def _run_cohort(args: argparse.Namespace, options: Any) -> int:
+    for option in ("spect", "masks", "ct", "labels", "rtdose", "out"):
+        if getattr(args, option):
+            raise BadInputError(
+                f"--{option}", "does not apply with --cohort (each study folder holds its files)"
+            )
+    if not args.table:
+        raise BadInputError("--table", "with --cohort, give the results table (.csv or .parquet)")
+    suffix = Path(args.table).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise BadInputError("--table", f"{args.table}: the name must end in .csv or .parquet")
+    check_output_path(args.table, option="--table")
+    from lutetia.services.cohort import COLUMNS, find_studies, run_cohort
+
+    studies = find_studies(args.cohort)
+    bar = _progress_bar(len(studies), "studies")
+
+    def advance(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        result = run_cohort(
+            studies, options, scheduler=args.scheduler, workers=args.workers, progress=advance
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    with atomic_output(args.table, option="--table") as temporary:
+        if suffix == ".csv":
+            with temporary.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+                writer.writeheader()
+                writer.writerows(result.rows)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.table({column: [row[column] for row in result.rows] for column in COLUMNS})
+            pq.write_table(table, temporary)
+    document = {
+        "studies": result.studies,
+        "succeeded": result.studies - len(result.failures),
+        "failures": [{"study": f.study, "reason": f.reason} for f in result.failures],
+        "rows": len(result.rows),
+        "table": args.table,
+        "ran_on": result.scheduler,
+    }
+    if args.json:
+        emit_json(document)
+    else:
+        print(
+            f"{document['succeeded']} of {result.studies} studies done on {result.scheduler}; "
+            f"{len(result.rows)} rows written to {args.table}"
+        )
+        for failure in result.failures:
+            print(f"Failed: {failure.study}: {failure.reason}")
+    return 0 if not result.failures else 3

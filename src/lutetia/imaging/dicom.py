@@ -1,0 +1,798 @@
+"""DICOM NM, PT and CT series in: geometry, quantification, timing, injection (pydicom).
+
+Geometry (DICOM PS3.3 C.7.6.2, Image Plane Module). Every image is read as a
+stack of 2-D planes, each with the LPS position of its first pixel (Image
+Position (Patient)), its row and column directions (Image Orientation
+(Patient): the first three numbers are the direction along a row, i.e. of
+increasing column index i; the last three of increasing row index j) and its
+Pixel Spacing, which DICOM gives as (spacing between rows, spacing between
+columns) = (Δj, Δi). The planes are sorted along the slice normal
+n = row × column (never by Instance Number), must be evenly spaced, and give
+a :class:`~lutetia.imaging.volume.Grid` with direction columns (row, column, n).
+
+* single-frame CT / PET: one plane per file;
+* NM multi-frame reconstructed tomography (PS3.3 C.8.4.8, NM Image Module;
+  C.8.4.10 NM Detector Module): Image Position and Orientation of the volume
+  are in Detector Information Sequence, the planes are Spacing Between Slices
+  apart along n, and Slice Vector (0054,0080) gives each frame's slice number;
+* enhanced multi-frame (PS3.3 C.7.6.16, Multi-frame Functional Groups):
+  Plane Position / Plane Orientation / Pixel Measures / Pixel Value
+  Transformation from the per-frame or shared functional groups.
+
+Values: stored value × Rescale Slope + Rescale Intercept (per plane). Counts
+become Bq/mL, in this order: a Real World Value Mapping (PS3.3 C.7.6.16.2.11,
+Real World Value Mapping Macro) whose units code is Bq/mL; else Units
+(0054,1001) = BQML; else counts with a calibration factor (cps/MBq) given by
+the user. Anything else is refused.
+
+Decay reference (the convention of this package): a returned
+``activity_concentration`` is the activity concentration **at the start of
+acquisition** (``Volume.acquired_at``), without decay correction to any other
+time. Decay Correction (0054,1102) ``START`` values are already that (the
+reference time is Decay Correction DateTime (0018,9701) when present, else
+Series Date/Time, PS3.3 C.8.9.1, PET Series Module); ``ADMIN`` values are
+decayed from the administration time to the reference; ``NONE`` values (and
+counts) are the mean over the frame and are divided by (1 − e^{−λT})/(λT), the
+mean of the decay factor over a frame of duration T (a PET series with several
+acquisition times, i.e. several beds, is then refused).
+
+Times: DICOM DA/TM carry no time zone. Timezone Offset From UTC (0008,0201)
+is used; else the ``timezone`` given by the caller; else the file is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import timezone as dt_timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lutetia.errors import BadInputError
+from lutetia.imaging.volume import Grid, Quantity, Volume
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from pydicom.dataset import Dataset
+
+#: Relative tolerance on the spacing between consecutive planes (uneven gaps are refused).
+SLICE_GAP_TOL = 0.01
+#: Relative tolerance between a half-life tag and ICRP-107.
+HALF_LIFE_TOL = 0.01
+
+_ELEMENTS = {
+    "fluorine": "F",
+    "gallium": "Ga",
+    "lutetium": "Lu",
+    "technetium": "Tc",
+    "indium": "In",
+    "copper": "Cu",
+    "zirconium": "Zr",
+    "iodine": "I",
+    "yttrium": "Y",
+    "carbon": "C",
+    "nitrogen": "N",
+    "oxygen": "O",
+    "rubidium": "Rb",
+    "scandium": "Sc",
+    "terbium": "Tb",
+    "actinium": "Ac",
+    "lead": "Pb",
+}
+
+
+@dataclass(frozen=True)
+class Injection:
+    """The administration, as the DICOM Radiopharmaceutical Information Sequence states it.
+
+    ``activity_bq`` is Radionuclide Total Dose (0018,1074) (activity at ``at``),
+    ``at`` the Radiopharmaceutical Start DateTime (0018,1078), ``nuclide`` the
+    radionuclide spelled like ``Lu-177`` (None if the code is not recognised),
+    ``half_life_h`` Radionuclide Half Life (0018,1075) in hours (None if absent).
+    """
+
+    activity_bq: float
+    at: datetime
+    nuclide: str | None
+    source: str
+    half_life_h: float | None = None
+
+
+@dataclass
+class _Plane:
+    position: NDArray[np.float64]  # LPS of the first pixel
+    row_dir: NDArray[np.float64]  # direction of increasing column index i
+    col_dir: NDArray[np.float64]  # direction of increasing row index j
+    spacing_ji: tuple[float, float]  # PixelSpacing = (Δj, Δi)
+    values: NDArray[np.float64]  # rescaled, shape (rows, columns)
+    label: str
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _files(source: str | Path | Sequence[str | Path]) -> tuple[list[Path], bool]:
+    """The candidate files, and whether they came from a folder (non-DICOM files skipped)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not files:
+                raise BadInputError(str(path), "folder holds no files")
+            return files, True
+        if not path.is_file():
+            raise BadInputError(str(path), "no such file or folder")
+        return [path], False
+    files = [Path(p) for p in source]
+    if not files:
+        raise BadInputError("files", "no files given")
+    return files, False
+
+
+def _read_header(path: Path, *, from_folder: bool) -> Dataset | None:
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        return dcmread(path, stop_before_pixels=True)
+    except InvalidDicomError as error:
+        if from_folder:
+            return None
+        raise BadInputError(str(path), f"not a DICOM file ({error})") from error
+    except Exception as error:  # truncated or corrupt: pydicom raises several kinds
+        raise BadInputError(str(path), f"cannot be read as DICOM ({error})") from error
+
+
+def _series(
+    source: str | Path | Sequence[str | Path], series_uid: str | None
+) -> list[tuple[Path, Dataset]]:
+    files, from_folder = _files(source)
+    groups: dict[str, list[tuple[Path, Dataset]]] = {}
+    descriptions: dict[str, str] = {}
+    for path in files:
+        header = _read_header(path, from_folder=from_folder)
+        if header is None:
+            continue
+        uid = header.get("SeriesInstanceUID")
+        if not uid:
+            raise BadInputError(f"{path}: SeriesInstanceUID", "missing")
+        groups.setdefault(str(uid), []).append((path, header))
+        descriptions.setdefault(
+            str(uid), f"{header.get('Modality', '?')} {header.get('SeriesDescription', '')}".strip()
+        )
+    if not groups:
+        raise BadInputError(str(source), "no DICOM files found")
+    if series_uid is not None:
+        if series_uid not in groups:
+            raise BadInputError("series_uid", f"{series_uid} is not among {sorted(groups)}")
+        return groups[series_uid]
+    if len(groups) > 1:
+        listing = "; ".join(f"{uid} ({descriptions[uid]})" for uid in sorted(groups))
+        raise BadInputError(
+            "series_uid", f"{len(groups)} series found, choose one with series_uid: {listing}"
+        )
+    return next(iter(groups.values()))
+
+
+def _full(path: Path) -> Dataset:
+    from pydicom import dcmread
+
+    try:
+        dataset = dcmread(path)
+    except Exception as error:
+        raise BadInputError(str(path), f"cannot be read as DICOM ({error})") from error
+    if "PixelData" not in dataset:
+        raise BadInputError(f"{path}: PixelData", "missing (no image in this file)")
+    return dataset
+
+
+def _pixels(dataset: Dataset, path: Path) -> NDArray[np.float64]:
+    try:
+        array = np.asarray(dataset.pixel_array, dtype=np.float64)
+    except Exception as error:  # short pixel data, unsupported transfer syntax, …
+        raise BadInputError(f"{path}: PixelData", f"cannot be decoded ({error})") from error
+    return array
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _numbers(dataset: Dataset, keyword: str, count: int, label: str) -> NDArray[np.float64]:
+    value = dataset.get(keyword)
+    if value is None:
+        raise BadInputError(f"{label}: {keyword}", "missing")
+    try:
+        numbers = np.array([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise BadInputError(f"{label}: {keyword}", f"{value!r} is not numeric") from error
+    if numbers.shape != (count,) or not np.all(np.isfinite(numbers)):
+        raise BadInputError(f"{label}: {keyword}", f"{value!r} is not {count} finite numbers")
+    return numbers
+
+
+def _orientation(dataset: Dataset, label: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    iop = _numbers(dataset, "ImageOrientationPatient", 6, label)
+    row_dir, col_dir = iop[:3], iop[3:]
+    if (
+        abs(np.linalg.norm(row_dir) - 1) > 1e-3
+        or abs(np.linalg.norm(col_dir) - 1) > 1e-3
+        or abs(float(row_dir @ col_dir)) > 1e-3
+    ):
+        raise BadInputError(f"{label}: ImageOrientationPatient", f"{list(iop)} is not orthonormal")
+    # Re-orthonormalise the rounding of the decimal strings (DS holds 16 characters).
+    row_dir = row_dir / np.linalg.norm(row_dir)
+    col_dir = col_dir - (col_dir @ row_dir) * row_dir
+    return row_dir, col_dir / np.linalg.norm(col_dir)
+
+
+def _pixel_spacing(dataset: Dataset, label: str) -> tuple[float, float]:
+    spacing = _numbers(dataset, "PixelSpacing", 2, label)
+    if np.any(spacing <= 0):
+        raise BadInputError(f"{label}: PixelSpacing", f"{list(spacing)} must be positive")
+    return float(spacing[0]), float(spacing[1])
+
+
+def _rescale(dataset: Dataset) -> tuple[float, float]:
+    slope = float(dataset.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(dataset.get("RescaleIntercept", 0.0) or 0.0)
+    return slope, intercept
+
+
+def _rwvm_bqml(dataset: Dataset, label: str) -> tuple[float, float] | None:
+    """(slope, intercept) of a Real World Value Mapping in Bq/mL, if the dataset has one."""
+    for item in dataset.get("RealWorldValueMappingSequence", []):
+        units = item.get("MeasurementUnitsCodeSequence", [])
+        code = str(units[0].get("CodeValue", "")) if units else ""
+        if code.lower() != "bq/ml":
+            continue
+        if "RealWorldValueSlope" not in item:
+            raise BadInputError(
+                f"{label}: RealWorldValueMappingSequence",
+                "Bq/mL mapping without RealWorldValueSlope (LUT mappings are not supported)",
+            )
+        return float(item.RealWorldValueSlope), float(item.get("RealWorldValueIntercept", 0.0))
+    return None
+
+
+def _functional(dataset: Dataset, frame: int, sequence: str) -> Dataset | None:
+    """Item of a functional-group macro for one frame: per-frame first, else shared."""
+    for groups in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
+        items = dataset.get(groups)
+        if not items:
+            continue
+        item = items[frame] if groups.startswith("PerFrame") else items[0]
+        if sequence in item and item[sequence].value:
+            result: Dataset = item[sequence].value[0]
+            return result
+    return None
+
+
+# -------------------------------------------------------------------------- planes
+
+
+def _planes(path: Path, dataset: Dataset, use_rwvm: bool) -> list[_Plane]:
+    pixels = _pixels(dataset, path)
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    if frames == 1 and pixels.ndim == 2:
+        pixels = pixels[np.newaxis]
+    if pixels.ndim != 3 or pixels.shape[0] != frames:
+        raise BadInputError(f"{path}: PixelData", f"shape {pixels.shape} for {frames} frames")
+    label = str(path)
+    if "PerFrameFunctionalGroupsSequence" in dataset:
+        planes = []
+        for f in range(frames):
+            frame_label = f"{label} frame {f + 1}"
+            position_item = _functional(dataset, f, "PlanePositionSequence")
+            orientation_item = _functional(dataset, f, "PlaneOrientationSequence")
+            measures = _functional(dataset, f, "PixelMeasuresSequence")
+            if position_item is None or orientation_item is None or measures is None:
+                raise BadInputError(
+                    f"{frame_label}: PlanePositionSequence/PlaneOrientationSequence/"
+                    "PixelMeasuresSequence",
+                    "missing",
+                )
+            transform = _functional(dataset, f, "PixelValueTransformationSequence")
+            mapping = _functional(dataset, f, "RealWorldValueMappingSequence")
+            slope, intercept = _rescale(transform) if transform is not None else (1.0, 0.0)
+            if use_rwvm:
+                holder = dataset if mapping is None else _wrap_rwvm(dataset, f)
+                rwvm = _rwvm_bqml(holder, frame_label)
+                if rwvm is not None:
+                    slope, intercept = rwvm
+            row_dir, col_dir = _orientation(orientation_item, frame_label)
+            planes.append(
+                _Plane(
+                    position=_numbers(position_item, "ImagePositionPatient", 3, frame_label),
+                    row_dir=row_dir,
+                    col_dir=col_dir,
+                    spacing_ji=_pixel_spacing(measures, frame_label),
+                    values=pixels[f] * slope + intercept,
+                    label=frame_label,
+                )
+            )
+        return planes
+    slope, intercept = _rescale(dataset)
+    if use_rwvm:
+        rwvm = _rwvm_bqml(dataset, label)
+        if rwvm is not None:
+            slope, intercept = rwvm
+    spacing = _pixel_spacing(dataset, label)
+    if frames == 1 and "ImagePositionPatient" in dataset:
+        row_dir, col_dir = _orientation(dataset, label)
+        position = _numbers(dataset, "ImagePositionPatient", 3, label)
+        return [_Plane(position, row_dir, col_dir, spacing, pixels[0] * slope + intercept, label)]
+    # NM multi-frame: geometry of the volume in Detector Information Sequence (PS3.3 C.8.4.10).
+    detectors = dataset.get("DetectorInformationSequence")
+    holder = detectors[0] if detectors else dataset
+    if "ImagePositionPatient" not in holder:
+        raise BadInputError(
+            f"{label}: DetectorInformationSequence[0].ImagePositionPatient",
+            "missing (cannot place the frames in space)",
+        )
+    row_dir, col_dir = _orientation(holder, f"{label}: DetectorInformationSequence[0]")
+    first = _numbers(holder, "ImagePositionPatient", 3, f"{label}: DetectorInformationSequence[0]")
+    if frames > 1:
+        if "SpacingBetweenSlices" not in dataset:
+            raise BadInputError(f"{label}: SpacingBetweenSlices", "missing for a multi-frame image")
+        gap = float(dataset.SpacingBetweenSlices)
+        if not (math.isfinite(gap) and gap > 0):
+            raise BadInputError(
+                f"{label}: SpacingBetweenSlices", f"{gap!r} must be positive (sign is ambiguous)"
+            )
+    else:
+        gap = 0.0
+    slice_numbers = list(range(1, frames + 1))
+    if "SliceVector" in dataset:
+        slice_numbers = [int(n) for n in dataset.SliceVector]
+        if sorted(slice_numbers) != list(range(1, frames + 1)):
+            raise BadInputError(
+                f"{label}: SliceVector", f"is not a permutation of 1..{frames}: {slice_numbers}"
+            )
+    normal = np.cross(row_dir, col_dir)
+    return [
+        _Plane(
+            position=first + (slice_numbers[f] - 1) * gap * normal,
+            row_dir=row_dir,
+            col_dir=col_dir,
+            spacing_ji=spacing,
+            values=pixels[f] * slope + intercept,
+            label=f"{label} frame {f + 1}",
+        )
+        for f in range(frames)
+    ]
+
+
+def _wrap_rwvm(dataset: Dataset, frame: int) -> Dataset:
+    """A dataset holding the frame's RealWorldValueMappingSequence (for :func:`_rwvm_bqml`)."""
+    from pydicom.dataset import Dataset as PydicomDataset
+
+    holder = PydicomDataset()
+    for groups in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
+        items = dataset.get(groups)
+        if not items:
+            continue
+        item = items[frame] if groups.startswith("PerFrame") else items[0]
+        if "RealWorldValueMappingSequence" in item:
+            holder.RealWorldValueMappingSequence = item.RealWorldValueMappingSequence
+            return holder
+    return holder
+
+
+def _stack(planes: list[_Plane], frame_of_reference_uid: str | None) -> tuple[Grid, NDArray[Any]]:
+    """Sort planes along the normal, check they form a regular grid, and stack them."""
+    reference = planes[0]
+    normal = np.cross(reference.row_dir, reference.col_dir)
+    for plane in planes[1:]:
+        if (
+            np.max(np.abs(plane.row_dir - reference.row_dir)) > 1e-4
+            or np.max(np.abs(plane.col_dir - reference.col_dir)) > 1e-4
+        ):
+            raise BadInputError(
+                f"{plane.label}: ImageOrientationPatient", "differs from the other planes"
+            )
+        if plane.values.shape != reference.values.shape:
+            raise BadInputError(f"{plane.label}: Rows/Columns", "differ from the other planes")
+        if not np.allclose(plane.spacing_ji, reference.spacing_ji, rtol=1e-5):
+            raise BadInputError(f"{plane.label}: PixelSpacing", "differs from the other planes")
+    ordered = sorted(planes, key=lambda p: float(p.position @ normal))
+    heights = np.array([float(p.position @ normal) for p in ordered])
+    if len(ordered) > 1:
+        gaps = np.diff(heights)
+        gap = float(np.mean(gaps))
+        if np.min(gaps) <= 1e-6 * max(1.0, abs(gap)):
+            raise BadInputError(
+                "ImagePositionPatient", "two planes at the same position (duplicate slices?)"
+            )
+        if np.max(np.abs(gaps - gap)) > SLICE_GAP_TOL * gap:
+            raise BadInputError(
+                "ImagePositionPatient",
+                f"planes are unevenly spaced ({np.min(gaps):.3f}–{np.max(gaps):.3f} mm): "
+                "missing slices?",
+            )
+        # Planes must lie on one line along the normal (no in-plane drift: that is a tilt).
+        drift = [
+            p.position - ordered[0].position - (h - heights[0]) * normal
+            for p, h in zip(ordered, heights, strict=True)
+        ]
+        if max(float(np.linalg.norm(d)) for d in drift) > 0.01 * gap + 1e-3:
+            raise BadInputError(
+                "ImagePositionPatient", "planes are not stacked along their normal (gantry tilt?)"
+            )
+    else:
+        gap = float(reference.spacing_ji[0])  # one plane: nominal thickness, no better value
+    direction = np.column_stack([reference.row_dir, reference.col_dir, normal])
+    grid = Grid(
+        shape=(len(ordered), *reference.values.shape),
+        spacing_mm=(reference.spacing_ji[1], reference.spacing_ji[0], gap),
+        origin_mm=tuple(float(v) for v in ordered[0].position),  # type: ignore[arg-type]
+        direction=tuple(float(v) for v in direction.reshape(-1)),
+        frame_of_reference_uid=frame_of_reference_uid,
+    )
+    return grid, np.stack([p.values for p in ordered])
+
+
+# --------------------------------------------------------------------------- times
+
+
+def _offset(dataset: Dataset, label: str, timezone: tzinfo | None) -> tuple[tzinfo | None, str]:
+    raw = dataset.get("TimezoneOffsetFromUTC")
+    if raw:
+        match = re.fullmatch(r"([+-])(\d{2})(\d{2})", str(raw).strip())
+        if not match:
+            raise BadInputError(f"{label}: TimezoneOffsetFromUTC", f"{raw!r} is not ±HHMM")
+        sign = 1 if match.group(1) == "+" else -1
+        minutes = int(match.group(2)) * 60 + int(match.group(3))
+        return dt_timezone(sign * timedelta(minutes=minutes)), f"TimezoneOffsetFromUTC {raw}"
+    if timezone is not None:
+        return timezone, f"time zone given by the user ({timezone})"
+    return None, ""
+
+
+def _datetime(
+    dataset: Dataset,
+    date_keyword: str,
+    time_keyword: str,
+    label: str,
+    timezone: tzinfo | None,
+    *,
+    datetime_keyword: str | None = None,
+) -> tuple[datetime, str]:
+    """An aware datetime from a DT tag (with or without offset) or a DA + TM pair."""
+    from pydicom.valuerep import DA, DT, TM
+
+    zone, zone_source = _offset(dataset, label, timezone)
+    if datetime_keyword and dataset.get(datetime_keyword):
+        try:
+            parsed = DT(str(dataset.get(datetime_keyword)))
+        except ValueError as error:
+            raise BadInputError(f"{label}: {datetime_keyword}", str(error)) from error
+        moment = datetime.combine(parsed.date(), parsed.timetz())  # a plain datetime
+        used = datetime_keyword
+    else:
+        raw_date, raw_time = dataset.get(date_keyword), dataset.get(time_keyword)
+        if not raw_date or not raw_time:
+            missing = date_keyword if not raw_date else time_keyword
+            raise BadInputError(f"{label}: {missing}", "missing")
+        try:
+            day: date = DA(str(raw_date))
+            clock: time = TM(str(raw_time))
+        except ValueError as error:
+            raise BadInputError(f"{label}: {date_keyword}/{time_keyword}", str(error)) from error
+        moment = datetime.combine(day, clock.replace(tzinfo=None))
+        used = f"{date_keyword}/{time_keyword}"
+    if moment.tzinfo is not None and moment.utcoffset() is not None:
+        return moment, f"{used} (offset in the value)"
+    if zone is None:
+        raise BadInputError(
+            f"{label}: TimezoneOffsetFromUTC",
+            f"missing, so {used} has no time zone; give the scanner's time zone (timezone=…)",
+        )
+    # A ZoneInfo resolves the offset in force at that local time (fold=0 at a DST change).
+    return moment.replace(tzinfo=zone), f"{used} + {zone_source}"
+
+
+# ------------------------------------------------------------------------ injection
+
+
+def _nuclide_from(item: Dataset) -> str | None:
+    codes = item.get("RadionuclideCodeSequence", [])
+    texts = [str(code.get("CodeMeaning", "")) for code in codes]
+    for text in texts:
+        cleaned = text.replace("^", " ").strip().lower()
+        match = re.search(r"(\d+)\s*([a-z]+)", cleaned) or None
+        if match:
+            mass, name = match.group(1), match.group(2)
+        else:
+            match = re.search(r"([a-z]+)[\s-]*(\d+)", cleaned)
+            if not match:
+                continue
+            name, mass = match.group(1), match.group(2)
+        symbol = _ELEMENTS.get(name)
+        if symbol is None and name.capitalize() in _ELEMENTS.values():
+            symbol = name.capitalize()
+        if symbol is not None:
+            metastable = "m" if re.search(rf"{mass}\s*m\b", cleaned) else ""
+            return f"{symbol}-{mass}{metastable}"
+    return None
+
+
+def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | None) -> Injection:
+    """The :class:`Injection` stated by one dataset's RadiopharmaceuticalInformationSequence."""
+    sequence = dataset.get("RadiopharmaceuticalInformationSequence")
+    if not sequence:
+        raise BadInputError(f"{label}: RadiopharmaceuticalInformationSequence", "missing")
+    item = sequence[0]
+    where = f"{label}: RadiopharmaceuticalInformationSequence[0]"
+    total = item.get("RadionuclideTotalDose")
+    if total is None or total == "":
+        raise BadInputError(f"{where}.RadionuclideTotalDose", "missing")
+    activity_bq = float(total)
+    if not (math.isfinite(activity_bq) and activity_bq > 0):
+        raise BadInputError(f"{where}.RadionuclideTotalDose", f"{total!r} must be positive")
+    notes: list[str] = []
+    if item.get("RadiopharmaceuticalStartDateTime"):
+        holder = item.copy()
+        holder.TimezoneOffsetFromUTC = dataset.get("TimezoneOffsetFromUTC")
+        at, how = _datetime(
+            holder, "", "", where, timezone, datetime_keyword="RadiopharmaceuticalStartDateTime"
+        )
+    elif item.get("RadiopharmaceuticalStartTime") and dataset.get("Modality") == "PT":
+        # PET practice (QIBA): the injection is on the series date. Said in the source.
+        holder = item.copy()
+        holder.TimezoneOffsetFromUTC = dataset.get("TimezoneOffsetFromUTC")
+        holder.SeriesDate = dataset.get("SeriesDate")
+        at, how = _datetime(holder, "SeriesDate", "RadiopharmaceuticalStartTime", where, timezone)
+        notes.append("date taken from SeriesDate (only RadiopharmaceuticalStartTime given)")
+    else:
+        raise BadInputError(f"{where}.RadiopharmaceuticalStartDateTime", "missing")
+    half_life_h: float | None = None
+    if item.get("RadionuclideHalfLife"):
+        half_life_h = float(item.RadionuclideHalfLife) / 3600.0
+    nuclide = _nuclide_from(item)
+    source = (
+        f"{label}: RadionuclideTotalDose {activity_bq:.6g} Bq at {at.isoformat()} ({how})"
+        + (f"; RadionuclideHalfLife {half_life_h * 3600:.6g} s" if half_life_h else "")
+        + (f"; nuclide {nuclide} from RadionuclideCodeSequence" if nuclide else "")
+        + ("; " + "; ".join(notes) if notes else "")
+    )
+    return Injection(activity_bq, at, nuclide, source, half_life_h)
+
+
+def read_injection(
+    source: str | Path | Sequence[str | Path],
+    *,
+    timezone: tzinfo | None = None,
+    series_uid: str | None = None,
+) -> Injection:
+    """The administration stated in a series' RadiopharmaceuticalInformationSequence."""
+    path, header = _series(source, series_uid)[0]
+    return injection_from_dataset(header, label=str(path), timezone=timezone)
+
+
+def read_patient_weight_kg(
+    source: str | Path | Sequence[str | Path], *, series_uid: str | None = None
+) -> float:
+    """Patient Weight (0010,1030) of a series, in kg; refused when absent or not positive."""
+    path, header = _series(source, series_uid)[0]
+    raw = header.get("PatientWeight")
+    if raw is None or raw == "":
+        raise BadInputError(f"{path}: PatientWeight", "missing (needed for SUVbw)")
+    weight = float(raw)
+    if not (math.isfinite(weight) and weight > 0):
+        raise BadInputError(f"{path}: PatientWeight", f"{raw!r} must be positive")
+    return weight
+
+
+def checked_half_life_h(injection: Injection) -> float:
+    """Half-life of the injected nuclide (ICRP-107), cross-checked against the DICOM tag.
+
+    Refuses an unknown nuclide, and a RadionuclideHalfLife that differs from
+    ICRP-107 by more than :data:`HALF_LIFE_TOL` (a wrong nuclide or unit).
+    """
+    from lutetia.nuclides import nuclide
+
+    if injection.nuclide is None:
+        raise BadInputError(
+            "RadionuclideCodeSequence", "radionuclide not recognised; cannot check the half-life"
+        )
+    reference_h = nuclide(injection.nuclide).half_life_h
+    if injection.half_life_h is not None:
+        deviation = abs(injection.half_life_h - reference_h) / reference_h
+        if deviation > HALF_LIFE_TOL:
+            raise BadInputError(
+                "RadionuclideHalfLife",
+                f"{injection.half_life_h * 3600:.6g} s differs from ICRP-107 "
+                f"{reference_h * 3600:.6g} s for {injection.nuclide} by {deviation:.1%}",
+            )
+    return reference_h
+
+
+# ----------------------------------------------------------------------- the reader
+
+
+def _frame_duration_s(dataset: Dataset, label: str) -> tuple[float, str]:
+    if dataset.get("ActualFrameDuration"):
+        return float(dataset.ActualFrameDuration) / 1000.0, "ActualFrameDuration"
+    rotations = dataset.get("RotationInformationSequence")
+    if rotations:
+        total = 0.0
+        for item in rotations:
+            if not item.get("ActualFrameDuration") or not item.get("NumberOfFramesInRotation"):
+                raise BadInputError(
+                    f"{label}: RotationInformationSequence",
+                    "ActualFrameDuration or NumberOfFramesInRotation missing",
+                )
+            total += float(item.ActualFrameDuration) / 1000.0 * int(item.NumberOfFramesInRotation)
+        return total, "RotationInformationSequence ActualFrameDuration × NumberOfFramesInRotation"
+    raise BadInputError(f"{label}: ActualFrameDuration", "missing (needed to turn counts into Bq)")
+
+
+def _mean_decay(half_life_h: float, duration_s: float) -> float:
+    """(1 − e^{−λT})/(λT): mean of the decay factor over a frame of duration T started at 0."""
+    x = math.log(2) / half_life_h * duration_s / 3600.0
+    return 1.0 if x == 0 else -math.expm1(-x) / x
+
+
+def _acquisition_time(
+    dataset: Dataset, modality: str, label: str, timezone: tzinfo | None
+) -> tuple[datetime, str]:
+    if modality == "PT":
+        # PS3.3 C.8.9.1, PET Series Module: the decay reference time of a PET series.
+        if dataset.get("DecayCorrectionDateTime"):
+            return _datetime(
+                dataset, "", "", label, timezone, datetime_keyword="DecayCorrectionDateTime"
+            )
+        return _datetime(dataset, "SeriesDate", "SeriesTime", label, timezone)
+    return _datetime(
+        dataset,
+        "AcquisitionDate",
+        "AcquisitionTime",
+        label,
+        timezone,
+        datetime_keyword="AcquisitionDateTime",
+    )
+
+
+def read_series(
+    source: str | Path | Sequence[str | Path],
+    *,
+    calibration_cps_per_mbq: float | None = None,
+    timezone: tzinfo | None = None,
+    series_uid: str | None = None,
+) -> Volume:
+    """Read one DICOM NM, PT or CT series (a folder or files) into a :class:`Volume`.
+
+    NM/PT give ``activity_concentration`` in Bq/mL at the start of
+    acquisition (see the module docstring for the order of the quantification
+    paths and the decay convention); a PT series with Units GML gives
+    ``suv_bw``; CT gives ``ct_number`` in HU. ``calibration_cps_per_mbq`` is
+    the system's volume sensitivity, reconstructed counts per second of
+    acquisition time per MBq, used only when the files carry no Bq/mL scale.
+    """
+    if calibration_cps_per_mbq is not None and not (
+        math.isfinite(calibration_cps_per_mbq) and calibration_cps_per_mbq > 0
+    ):
+        raise BadInputError(
+            "calibration_cps_per_mbq", f"{calibration_cps_per_mbq!r} must be positive"
+        )
+    members = _series(source, series_uid)
+    first_path, first = members[0]
+    label = str(first_path) if len(members) == 1 else f"{first_path.parent} (series)"
+    modality = str(first.get("Modality", ""))
+    if modality not in {"NM", "PT", "CT"}:
+        raise BadInputError(f"{first_path}: Modality", f"{modality!r} is not NM, PT or CT")
+    units = str(first.get("Units", "")).upper()
+    rwvm_present = False
+    datasets = [(path, _full(path)) for path, _ in members]
+    planes: list[_Plane] = []
+    for path, dataset in datasets:
+        if str(dataset.get("Modality", "")) != modality:
+            raise BadInputError(f"{path}: Modality", "differs within the series")
+        holder_rwvm = _rwvm_bqml(dataset, str(path)) is not None or (
+            "SharedFunctionalGroupsSequence" in dataset
+            and _rwvm_bqml(_wrap_rwvm(dataset, 0), str(path)) is not None
+        )
+        rwvm_present = rwvm_present or holder_rwvm
+        planes.extend(_planes(path, dataset, use_rwvm=modality != "CT"))
+    frame_uid = first.get("FrameOfReferenceUID")
+    grid, values = _stack(planes, str(frame_uid) if frame_uid else None)
+    reading = f"{len(datasets)} file(s), {len(planes)} plane(s), modality {modality}"
+
+    if modality == "CT":
+        try:
+            acquired: datetime | None = _acquisition_time(first, modality, label, timezone)[0]
+            time_note = "acquisition time from AcquisitionDate/Time"
+        except BadInputError as error:
+            acquired, time_note = None, f"acquisition time unknown ({error.reason})"
+        return Volume(
+            grid, values, "ct_number", "HU", acquired,
+            f"{reading}; HU = stored × RescaleSlope + RescaleIntercept; {time_note}",
+        )  # fmt: skip
+
+    acquired_at, time_source = _acquisition_time(first, modality, label, timezone)
+    correction = str(first.get("DecayCorrection", "NONE" if modality == "NM" else "")).upper()
+    quantity: Quantity = "activity_concentration"
+    if rwvm_present:
+        scale = "Real World Value Mapping (units Bq/mL)"
+        kind = "bqml"
+    elif units == "BQML":
+        scale = "Units BQML, stored × RescaleSlope + RescaleIntercept"
+        kind = "bqml"
+    elif units == "GML" and modality == "PT":
+        scale, kind, quantity = "Units GML (SUVbw computed by the scanner)", "suv", "suv_bw"
+    elif units in {"", "CNTS"} and calibration_cps_per_mbq is not None:
+        duration_s, duration_source = _frame_duration_s(first, label)
+        if not duration_s > 0:
+            raise BadInputError(f"{label}: ActualFrameDuration", "must be positive")
+        values = values / duration_s / calibration_cps_per_mbq * 1e6 / grid.voxel_volume_ml
+        scale = (
+            f"counts / {duration_s:.6g} s ({duration_source}) / {calibration_cps_per_mbq:.6g} "
+            f"cps/MBq (user calibration) / {grid.voxel_volume_ml:.6g} mL per voxel"
+        )
+        kind = "counts"
+    elif units in {"", "CNTS"}:
+        raise BadInputError(
+            "calibration_cps_per_mbq",
+            f"{label}: no Real World Value Mapping in Bq/mL and Units is "
+            f"{units or 'absent'}: a calibration factor (cps/MBq) is needed",
+        )
+    else:
+        raise BadInputError(f"{label}: Units", f"{units!r} is not BQML, CNTS or GML")
+
+    decay_note = "values at acquisition start"
+    if kind == "suv":
+        decay_note = f"DecayCorrection {correction or 'absent'} (as the scanner computed SUV)"
+    elif kind == "counts" or correction in {"NONE", ""}:
+        if modality == "PT":
+            # Not decay corrected: each plane refers to its own acquisition time (one per bed).
+            starts = {
+                (str(d.get("AcquisitionDate")), str(d.get("AcquisitionTime"))) for _, d in datasets
+            }
+            if len(starts) > 1:
+                raise BadInputError(
+                    f"{label}: AcquisitionTime",
+                    f"DecayCorrection {correction or 'absent'} with {len(starts)} acquisition "
+                    "times (several beds): per-bed decay is not supported",
+                )
+            acquired_at, time_source = _datetime(
+                first, "AcquisitionDate", "AcquisitionTime", label, timezone
+            )
+        injection = injection_from_dataset(first, label=label, timezone=timezone)
+        half_life_h = checked_half_life_h(injection)
+        duration_s, _ = _frame_duration_s(first, label)
+        factor = _mean_decay(half_life_h, duration_s)
+        values = values / factor
+        decay_note = (
+            f"not decay corrected in the file (DecayCorrection {correction or 'absent'}): "
+            f"mean over the {duration_s:.6g} s frame divided by (1−e^(−λT))/(λT) = {factor:.6f} "
+            f"to give the activity at acquisition start ({injection.nuclide})"
+        )
+    elif correction == "START":
+        decay_note = "DecayCorrection START: values are at the acquisition start already"
+    elif correction == "ADMIN":
+        injection = injection_from_dataset(first, label=label, timezone=timezone)
+        half_life_h = checked_half_life_h(injection)
+        from lutetia.nuclides import decay_factor
+
+        factor = decay_factor(injection.at, acquired_at, half_life_h)
+        values = values * factor
+        decay_note = (
+            f"DecayCorrection ADMIN: decayed from {injection.at.isoformat()} to acquisition "
+            f"start (× {factor:.6f})"
+        )
+    else:
+        raise BadInputError(f"{label}: DecayCorrection", f"{correction!r} is not NONE/START/ADMIN")
+    unit = "g/mL" if quantity == "suv_bw" else "Bq/mL"
+    return Volume(
+        grid,
+        values,
+        quantity,
+        unit,
+        acquired_at,
+        f"{reading}; {scale}; {decay_note}; acquired at {acquired_at.isoformat()} ({time_source})",
+    )

@@ -1,0 +1,266 @@
+"""PSMA PET: SUVbw images and the ``psma_pet`` block of a case file (pure: values in, values out).
+
+SUVbw (body-weight standardised uptake value, g/mL):
+
+    SUVbw = C(t) · W / (A_inj · e^{−λ (t − t_inj)})
+
+with C(t) the activity concentration (Bq/mL) at the acquisition start t
+(this package's decay convention, see :mod:`lutetia.imaging.dicom`), W the
+body weight in g, A_inj the injected activity (Bq) at t_inj and λ = ln 2/T½
+(Kinahan PE, Fletcher JW, Semin Ultrasound CT MR 2010;31:496-505,
+doi:10.1053/j.sult.2010.10.001, eq. 1; QIBA FDG-PET/CT profile, 2016, §3.6).
+T½ is ICRP-107's, checked against the Radionuclide Half Life tag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lutetia.errors import BadInputError
+from lutetia.imaging.dicom import Injection, checked_half_life_h
+from lutetia.imaging.volume import Grid, Volume
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+#: Lesion sites of the case format (``cases.model.LesionSite``), longest first for prefix matching.
+LESION_SITES: tuple[str, ...] = (
+    "soft_tissue_other",
+    "visceral_other",
+    "lymph_node",
+    "prostate",
+    "liver",
+    "lung",
+    "bone",
+)
+#: Plausible body weight (kg) for SUVbw.
+WEIGHT_RANGE_KG = (20.0, 400.0)
+
+
+def suv_bw(volume: Volume, patient_weight_kg: float, injection: Injection) -> Volume:
+    """SUVbw image from an activity-concentration image (Kinahan & Fletcher 2010, eq. 1).
+
+    Refuses a volume that is not Bq/mL, an implausible weight, an acquisition
+    before the injection, and a half-life tag inconsistent with ICRP-107.
+    """
+    from lutetia.nuclides import decay_factor
+
+    if volume.quantity != "activity_concentration" or volume.unit != "Bq/mL":
+        raise BadInputError("volume", f"SUVbw needs Bq/mL, got {volume.quantity} in {volume.unit}")
+    low, high = WEIGHT_RANGE_KG
+    if not (math.isfinite(patient_weight_kg) and low <= patient_weight_kg <= high):
+        raise BadInputError(
+            "patient_weight_kg", f"{patient_weight_kg!r} is outside {low:g}–{high:g} kg"
+        )
+    if not (math.isfinite(injection.activity_bq) and injection.activity_bq > 0):
+        raise BadInputError("injection.activity_bq", f"{injection.activity_bq!r} must be positive")
+    assert volume.acquired_at is not None  # Volume guarantees it for activity concentration
+    if volume.acquired_at < injection.at:
+        raise BadInputError(
+            "injection.at",
+            f"{injection.at.isoformat()} is after the acquisition {volume.acquired_at.isoformat()}",
+        )
+    half_life_h = checked_half_life_h(injection)
+    factor = decay_factor(injection.at, volume.acquired_at, half_life_h)
+    scale = patient_weight_kg * 1000.0 / (injection.activity_bq * factor)
+    values: NDArray[np.float64] = np.asarray(volume.values, dtype=np.float64) * scale
+    return Volume(
+        grid=volume.grid,
+        values=values,
+        quantity="suv_bw",
+        unit="g/mL",
+        acquired_at=volume.acquired_at,
+        source=(
+            "SUVbw = C·W/(A_inj·e^(−λΔt)) (Kinahan & Fletcher 2010 eq. 1): "
+            f"W {patient_weight_kg:g} kg, A_inj {injection.activity_bq:.6g} Bq "
+            f"at {injection.at.isoformat()}, "
+            f"{injection.nuclide} T½ {half_life_h:.6g} h (ICRP-107), decay factor {factor:.6f}; "
+            f"C from: {volume.source}"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RegionStats:
+    """SUV statistics of one labelled region."""
+
+    name: str
+    label: int
+    voxels: int
+    volume_ml: float
+    suvmax: float
+    suvmean: float
+
+
+@dataclass(frozen=True)
+class PsmaPetMeasurement:
+    """The ``psma_pet`` block, what it could not fill, and the per-region numbers behind it."""
+
+    block: dict[str, Any]
+    missing: tuple[str, ...]
+    regions: tuple[RegionStats, ...]
+    notes: tuple[str, ...]
+
+
+def _site(name: str) -> str | None:
+    if not name.startswith("lesion_"):
+        return None
+    rest = name.removeprefix("lesion_")
+    for site in LESION_SITES:
+        if rest == site or rest.startswith(site + "_"):
+            return site
+    return None
+
+
+def _caliper_mm(grid: Grid, mask: NDArray[np.bool_], *, shortest: bool) -> float:
+    """Longest diameter (or, with ``shortest``, the smallest principal-axis width) in mm.
+
+    Longest: the largest distance between two voxel centres of the region,
+    plus the width of one voxel along that line. Shortest: the extent of
+    the voxel centres along the region's minor principal axis, plus the
+    width of one voxel along it. Both are voxel approximations of the
+    calipers a reader would draw.
+    """
+    k, j, i = np.nonzero(mask)
+    points = grid.index_to_lps(np.stack([i, j, k], axis=-1).astype(np.float64))
+    axes = grid.direction_matrix * np.array(grid.spacing_mm)[np.newaxis, :]
+
+    def voxel_width(unit: NDArray[np.float64]) -> float:
+        return float(np.sum(np.abs(unit @ axes)))
+
+    if len(points) == 1:
+        return min(grid.spacing_mm) if shortest else max(grid.spacing_mm)
+    if shortest:
+        centred = points - points.mean(axis=0)
+        _, _, vectors = np.linalg.svd(centred, full_matrices=False)
+        minor = vectors[-1]
+        projection = centred @ minor
+        return float(np.ptp(projection)) + voxel_width(minor)
+    # Candidates for the farthest pair lie on the boundary: keep voxels with a missing neighbour.
+    padded = np.pad(mask, 1)
+    interior = padded[1:-1, 1:-1, 1:-1].copy()
+    for axis in range(3):
+        for shift in (-1, 1):
+            interior &= np.roll(padded, shift, axis=axis)[1:-1, 1:-1, 1:-1]
+    boundary = mask & ~interior
+    kb, jb, ib = np.nonzero(boundary)
+    edge = grid.index_to_lps(np.stack([ib, jb, kb], axis=-1).astype(np.float64))
+    best, pair = 0.0, (edge[0], edge[0])
+    for start in range(0, len(edge), 512):
+        block = edge[start : start + 512]
+        distances = np.linalg.norm(block[:, np.newaxis, :] - edge[np.newaxis, :, :], axis=-1)
+        index = np.unravel_index(int(np.argmax(distances)), distances.shape)
+        if distances[index] > best:
+            best, pair = float(distances[index]), (block[index[0]], edge[index[1]])
+    unit = (pair[1] - pair[0]) / best
+    return best + voxel_width(unit)
+
+
+def measure_psma_pet(
+    suv: Volume,
+    labels: tuple[Grid, NDArray[np.int32]],
+    names: dict[int, str],
+    *,
+    tracer: str | None = None,
+) -> PsmaPetMeasurement:
+    """SUV statistics of labelled regions, and the case file's ``psma_pet`` block from them.
+
+    Region names decide the role: ``liver`` → ``liver_suvmean``; every name
+    starting with ``parotid`` (left, right) → ``parotid_suvmean`` (mean over
+    their voxels together); ``lesion_<site>[_…]`` with a case-format site
+    (``lesion_bone_1``, ``lesion_lymph_node_2``) → a lesion with ``suvmax``,
+    ``suvmean`` and ``size_mm`` (longest diameter; short axis for lymph
+    nodes, as the case format asks). What the images do not give (FDG,
+    soft-tissue component, a tracer not stated) is left out and listed.
+    """
+    grid, array = labels
+    if suv.quantity != "suv_bw":
+        raise BadInputError("suv", f"expected an SUVbw image, got {suv.quantity}")
+    if array.shape != suv.grid.shape or not grid.same_as(suv.grid, tol_mm=0.01):
+        raise BadInputError("labels", "the label map is not on the grid of the SUV image")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise BadInputError("labels", f"dtype {array.dtype} is not an integer type")
+    present = {int(v) for v in np.unique(array)} - {0}
+    unnamed = sorted(present - set(names))
+    if unnamed:
+        raise BadInputError("names", f"labels {unnamed} have no name")
+    regions: list[RegionStats] = []
+    for label in sorted(names):
+        mask = array == label
+        voxels = int(np.count_nonzero(mask))
+        if voxels == 0:
+            continue
+        inside = suv.values[mask]
+        regions.append(
+            RegionStats(
+                name=names[label],
+                label=label,
+                voxels=voxels,
+                volume_ml=voxels * grid.voxel_volume_ml,
+                suvmax=float(np.max(inside)),
+                suvmean=float(np.mean(inside)),
+            )
+        )
+    assert suv.acquired_at is not None
+    block: dict[str, Any] = {"date": suv.acquired_at.isoformat(), "modality": "pet"}
+    missing: list[str] = []
+    notes = [f"SUV from: {suv.source}"]
+    if tracer:
+        block["tracer"] = tracer
+    else:
+        missing.append("tracer: not stated (the liver criterion is exact only for 68Ga-PSMA-11)")
+    by_name = {r.name: r for r in regions}
+    if "liver" in by_name:
+        block["liver_suvmean"] = round(by_name["liver"].suvmean, 3)
+    else:
+        missing.append("liver_suvmean: no region named 'liver'")
+    parotids = [label for label, name in names.items() if name.startswith("parotid")]
+    parotid_mask = np.isin(array, parotids) if parotids else np.zeros(array.shape, dtype=bool)
+    if np.any(parotid_mask):
+        block["parotid_suvmean"] = round(float(np.mean(suv.values[parotid_mask])), 3)
+    else:
+        missing.append("parotid_suvmean: no region named 'parotid…'")
+    lesions = []
+    for region in regions:
+        site = _site(region.name)
+        if region.name.startswith("lesion_") and site is None:
+            missing.append(
+                f"lesions: {region.name!r} names no site of the case format ({LESION_SITES})"
+            )
+            continue
+        if site is None:
+            continue
+        lymph = site == "lymph_node"
+        size = _caliper_mm(grid, array == region.label, shortest=lymph)
+        lesions.append(
+            {
+                "site": site,
+                "size_mm": round(size, 1),
+                "suvmax": round(region.suvmax, 3),
+                "suvmean": round(region.suvmean, 3),
+            }
+        )
+        notes.append(
+            f"{region.name}: size_mm is the {'short axis' if lymph else 'longest diameter'} "
+            f"measured on {region.voxels} voxels (voxel approximation)"
+        )
+    block["lesions"] = lesions
+    if not lesions:
+        missing.append("lesions: no region named 'lesion_<site>…'")
+    missing.append("lesions[].fdg, lesions[].soft_tissue_component_mm: not determined by PET")
+    return PsmaPetMeasurement(block, tuple(missing), tuple(regions), tuple(notes))
+
+
+def psma_pet_block(
+    suv: Volume,
+    labels: tuple[Grid, NDArray[np.int32]],
+    names: dict[int, str],
+    *,
+    tracer: str | None = None,
+) -> dict[str, Any]:
+    """The ``psma_pet`` block of a case file (see :func:`measure_psma_pet` for the naming rules)."""
+    return measure_psma_pet(suv, labels, names, tracer=tracer).block

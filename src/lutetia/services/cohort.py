@@ -1,0 +1,190 @@
+"""Image dosimetry over a cohort of studies: one task per study on Dask (dask.distributed).
+
+A cohort is a folder whose sub-folders are studies (the layout of
+:func:`lutetia.services.image_dosimetry.study_inputs`). Each study runs as one
+task on a Dask cluster: a :class:`distributed.LocalCluster` of worker processes
+by default, or an existing scheduler given by its address. A study that fails
+is reported with its reason and does not stop the others. The result is one
+table: a row per study and region.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from lutetia.errors import BadInputError
+from lutetia.services.image_dosimetry import Options, run_study, study_inputs
+
+#: Columns of the cohort table, in order.
+COLUMNS: Final[tuple[str, ...]] = (
+    "study",
+    "region",
+    "mass_g",
+    "volume_ml",
+    "timepoints",
+    "model",
+    "tia_mbq_h",
+    "tia_sd_mbq_h",
+    "absorbed_dose_gy",
+    "mean_voxel_dose_gy",
+    "d2_gy",
+    "d50_gy",
+    "d98_gy",
+    "injected_mbq",
+    "warnings",
+)
+
+
+@dataclass(frozen=True)
+class StudyFailure:
+    """A study that gave no result, and why."""
+
+    study: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CohortResult:
+    """The table rows, the failures, and where the work ran."""
+
+    rows: list[dict[str, Any]]
+    failures: list[StudyFailure]
+    studies: int
+    scheduler: str
+
+
+def find_studies(cohort: str | Path) -> list[Path]:
+    """The study folders of a cohort: sub-folders holding a ``spect*`` folder or a study.json."""
+    root = Path(cohort)
+    if not root.is_dir():
+        raise BadInputError("--cohort", f"{root} is not a folder")
+    studies = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir()
+        and (
+            (p / "study.json").is_file()
+            or any(c.is_dir() and c.name.lower().startswith("spect") for c in p.iterdir())
+        )
+    )
+    if not studies:
+        raise BadInputError("--cohort", f"{root} holds no study (sub-folders with spect* folders)")
+    return studies
+
+
+def study_rows(study: str, document: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table row per region of a study's result document."""
+    rows = []
+    warnings = document.get("warnings", [])
+    for name, region in document["regions"].items():
+        dvh = region.get("dvh") or {}
+        rows.append(
+            {
+                "study": study,
+                "region": name,
+                "mass_g": region.get("mass_g"),
+                "volume_ml": region.get("volume_ml"),
+                "timepoints": len(region.get("timepoints", [])),
+                "model": region.get("model"),
+                "tia_mbq_h": region.get("tia_mbq_h"),
+                "tia_sd_mbq_h": region.get("tia_sd_mbq_h"),
+                "absorbed_dose_gy": region.get("absorbed_dose_gy"),
+                "mean_voxel_dose_gy": region.get("mean_voxel_dose_gy"),
+                "d2_gy": dvh.get("d2_gy"),
+                "d50_gy": dvh.get("d50_gy"),
+                "d98_gy": dvh.get("d98_gy"),
+                "injected_mbq": document["injection"]["activity_mbq"],
+                "warnings": sum(1 for w in warnings if w.startswith(f"{name}:")),
+            }
+        )
+    return rows
+
+
+def run_one(folder: str, options: Options) -> tuple[bool, Any]:
+    """Run one study; never raises: ``(True, rows)`` or ``(False, reason)``.
+
+    The task that a Dask worker runs. Exceptions are turned into a reason here,
+    in the worker, so that nothing has to be unpickled on the way back.
+    """
+    name = Path(folder).name
+    try:
+        document = run_study(study_inputs(folder), options)
+    except BadInputError as error:
+        return False, str(error)
+    except Exception as error:  # one failing study must not stop the cohort
+        return False, f"internal error: {type(error).__name__}: {error}"
+    return True, study_rows(name, document)
+
+
+def run_cohort(
+    studies: Sequence[Path],
+    options: Options,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    processes: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> CohortResult:
+    """Run every study as one Dask task and gather the rows (in study order).
+
+    ``scheduler``: the address of an existing scheduler (``tcp://host:8786``);
+    without it a LocalCluster of ``workers`` worker processes (default: one per
+    CPU, at most one per study), one thread each, no dashboard, is started and
+    closed. ``progress(done, total)`` is called as studies finish.
+    """
+    import logging
+
+    from distributed import Client, LocalCluster, as_completed
+
+    if workers is not None and workers < 1:
+        raise BadInputError("--workers", f"{workers} must be at least 1")
+    total = len(studies)
+    cluster = None
+    if scheduler is None:
+        count = workers or max(1, min(total, os.cpu_count() or 1))
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=count,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        client = Client(cluster)  # type: ignore[no-untyped-call]
+        where = f"LocalCluster ({count} worker {'processes' if processes else 'threads'})"
+    else:
+        try:
+            client = Client(scheduler, timeout=10)  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError, ValueError) as error:
+            raise BadInputError("--scheduler", f"{scheduler}: cannot connect ({error})") from None
+        where = f"scheduler {scheduler}"
+    results: dict[int, tuple[bool, Any]] = {}
+    try:
+        futures = {
+            client.submit(run_one, str(path), options, pure=False, key=f"study-{i}-{path.name}"): i
+            for i, path in enumerate(studies)
+        }
+        for done, future in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except Exception as error:  # a lost worker fails one study only
+                results[index] = (False, f"task failed: {type(error).__name__}: {error}")
+            if progress is not None:
+                progress(done, total)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+        if cluster is not None:
+            cluster.close()
+    rows: list[dict[str, Any]] = []
+    failures: list[StudyFailure] = []
+    for index, path in enumerate(studies):
+        ok, payload = results[index]
+        if ok:
+            rows.extend(payload)
+        else:
+            failures.append(StudyFailure(path.name, payload))
+    return CohortResult(rows, failures, total, where)

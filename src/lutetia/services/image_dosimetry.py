@@ -1,0 +1,583 @@
+"""Patient-specific dosimetry from serial quantitative SPECT/CT: the use case.
+
+One study is a series of 177Lu SPECT acquisitions after one administration, a
+CT (optional) and the regions (a label map, DICOM SEG or RTSTRUCT). The steps,
+each done by a module of its own:
+
+1. read every SPECT series as activity concentration (Bq/mL) at the start of
+   its acquisition, not decay-corrected (:func:`lutetia.imaging.dicom.read_series`),
+   and the administration from the first series'
+   RadiopharmaceuticalInformationSequence (:func:`lutetia.imaging.dicom.read_injection`);
+   the time of each point is its acquisition start minus the administration time;
+2. optionally register each later time point rigidly onto the first
+   (:func:`lutetia.imaging.registration.register_rigid`);
+3. map the regions onto the first SPECT grid (:func:`lutetia.imaging.masks.read_masks`)
+   and weigh them, from the CT (HU → density) or at a stated default density
+   (:func:`lutetia.imaging.mass.region_masses`);
+4. per region: activity at each time point = Σ C·V over its voxels, the
+   region carried onto that time point's own grid through the transform
+   (:func:`lutetia.imaging.registration.transfer_mask`: counts are summed as
+   acquired, not interpolated); the TAC is
+   fitted by the organ kinetics (:func:`lutetia.dosimetry.kinetics.fit_tac`,
+   automatic model choice), and the TIA converted to an absorbed dose by the
+   organ S value of a sphere of the region's mass
+   (:func:`lutetia.dosimetry.absorbed.absorbed_dose`);
+5. optionally, voxel by voxel (every time point resampled onto the first
+   one's grid through its transform, trilinear): every voxel's TAC fitted by the batched engine
+   (:func:`lutetia.dosimetry.batch.fit_voxels`), the TIA map turned into a dose
+   map by local deposition or by convolution with the 177Lu dose-voxel kernel
+   for the grid's voxel size (:mod:`lutetia.dosimetry.voxel`), and a DVH per region.
+
+The result is a JSON-ready document; every assumption is listed in it.
+This module reads files through the imaging adapters; it writes only the
+RTDOSE file it is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from lutetia.errors import BadInputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from lutetia.imaging.masks import Masks
+    from lutetia.imaging.mass import DensityCalibration
+    from lutetia.imaging.registration import Registration
+    from lutetia.imaging.volume import Volume
+
+#: A study needs at least this many time points for a fit of its kinetics.
+MIN_TIMEPOINTS: Final[int] = 2
+#: Names of a study folder's parts (``spect*`` folders, ``ct``, the regions).
+MASK_FILE_NAMES: Final[tuple[str, ...]] = (
+    "labels.nii.gz",
+    "labels.nii",
+    "masks.nii.gz",
+    "masks.nii",
+    "seg.dcm",
+    "rtstruct.dcm",
+)
+LABEL_NAME_FILES: Final[tuple[str, ...]] = ("labels.json", "labels.csv")
+STUDY_FILE: Final[str] = "study.json"
+#: Voxels outside every region but above this fraction of the first image's 99th percentile
+#: count as body for the voxel-wise fit.
+BODY_FRACTION: Final[float] = 0.01
+#: A region carried onto a later time point with more than this fraction of it outside
+#: that image's field of view gets a warning.
+MAX_LOST_FRACTION: Final[float] = 0.01
+#: Local deposition: voxel density when there is no CT (water, as the S values assume).
+DEFAULT_DENSITY_G_PER_ML: Final[float] = 1.0
+#: Local deposition: floor of the CT density, so that counts the SPECT resolution spills
+#: into air (0.0012 g/mL) do not become doses a thousand times the tissue's. Lung
+#: (about 0.26 g/mL) is above it.
+MIN_VOXEL_DENSITY_G_PER_ML: Final[float] = 0.1
+
+#: Region names of the image vocabulary → the key of the plausible-mass table
+#: (:data:`lutetia.dosimetry.plausibility.MASS_RANGES_G`).
+_MASS_KEYS: Final[dict[str, str]] = {
+    "kidneys": "kidneys",
+    "liver": "liver",
+    "spleen": "spleen",
+    "lungs": "lungs",
+    "parotid_glands": "parotid_glands",
+    "red_marrow": "bone_marrow",
+    "lesions": "tumor",
+}
+
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """Where one study's files are."""
+
+    spect: tuple[Path, ...]
+    masks: Path
+    ct: Path | None = None
+    labels: Path | None = None
+    calibration_cps_per_mbq: float | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to compute (the command line's switches)."""
+
+    calibration_cps_per_mbq: float | None = None
+    register: bool = False
+    voxelwise: bool = False
+    kernel: bool = False
+    timezone: tzinfo | None = None
+    steps: list[str] = field(default_factory=list, compare=False, repr=False)
+
+
+def mass_range_key(region: str) -> str | None:
+    """The key of the plausible-mass table for a region name (None: the generic range).
+
+    >>> mass_range_key("kidneys"), mass_range_key("lesion_3"), mass_range_key("kidney_left")
+    ('kidneys', 'tumor', None)
+    """
+    if region.startswith("lesion_"):
+        return "tumor"
+    return _MASS_KEYS.get(region)
+
+
+def study_inputs(
+    folder: str | Path, *, calibration_cps_per_mbq: float | None = None
+) -> StudyInputs:
+    """The files of a study folder, by the layout of docs/imaging.md.
+
+    ``spect*`` sub-folders (one series each), an optional ``ct`` folder, the
+    regions as ``labels.nii.gz`` (or ``masks.nii.gz``, ``seg.dcm``,
+    ``rtstruct.dcm``) with names in ``labels.json``/``labels.csv``; a
+    ``study.json`` may name each part instead (keys ``spect`` — a list —,
+    ``ct``, ``masks``, ``labels``, ``calibration_cps_per_mbq``; paths relative
+    to the folder).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise BadInputError(str(root), "is not a folder")
+    described: dict[str, Any] = {}
+    study_file = root / STUDY_FILE
+    if study_file.is_file():
+        try:
+            described = json.loads(study_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise BadInputError(str(study_file), f"cannot be read: {error}") from None
+        if not isinstance(described, dict):
+            raise BadInputError(str(study_file), "must hold one JSON object")
+        unknown = set(described) - {"spect", "ct", "masks", "labels", "calibration_cps_per_mbq"}
+        if unknown:
+            raise BadInputError(str(study_file), f"unknown keys {sorted(unknown)}")
+
+    def part(key: str) -> Path | None:
+        value = described.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise BadInputError(f"{study_file}: {key}", "must be a path")
+        return root / value
+
+    if "spect" in described:
+        listed = described["spect"]
+        if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+            raise BadInputError(f"{study_file}: spect", "must be a list of paths")
+        spect = tuple(root / p for p in listed)
+    else:
+        spect = tuple(
+            sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower().startswith("spect"))
+        )
+    if not spect:
+        raise BadInputError(str(root), "no SPECT series (no spect* folder, no study.json 'spect')")
+    masks = part("masks") or next(
+        (root / name for name in MASK_FILE_NAMES if (root / name).is_file()), None
+    )
+    if masks is None:
+        raise BadInputError(str(root), f"no regions: none of {', '.join(MASK_FILE_NAMES)}")
+    ct = part("ct")
+    if ct is None and (root / "ct").is_dir():
+        ct = root / "ct"
+    labels = part("labels") or next(
+        (root / name for name in LABEL_NAME_FILES if (root / name).is_file()), None
+    )
+    calibration = described.get("calibration_cps_per_mbq", calibration_cps_per_mbq)
+    if calibration is not None and not (
+        isinstance(calibration, int | float)
+        and not isinstance(calibration, bool)
+        and math.isfinite(calibration)
+        and calibration > 0
+    ):
+        raise BadInputError(f"{study_file}: calibration_cps_per_mbq", "must be a positive number")
+    return StudyInputs(
+        spect=spect,
+        masks=masks,
+        ct=ct,
+        labels=labels,
+        calibration_cps_per_mbq=None if calibration is None else float(calibration),
+    )
+
+
+def _say(progress: Progress | None, step: str) -> None:
+    if progress is not None:
+        progress(step)
+
+
+def _activity_mbq(volume: Volume, mask: NDArray[np.bool_]) -> float:
+    """Σ C·V over the region: Bq/mL × mL → MBq."""
+    import numpy as np
+
+    total_bq = float(np.sum(volume.values[mask], dtype=np.float64)) * volume.grid.voxel_volume_ml
+    return total_bq / 1e6
+
+
+def _read_spect(
+    inputs: StudyInputs, options: Options, progress: Progress | None
+) -> tuple[list[Volume], Any, list[str]]:
+    from lutetia.imaging.dicom import checked_half_life_h, read_injection, read_series
+
+    calibration = inputs.calibration_cps_per_mbq or options.calibration_cps_per_mbq
+    volumes = []
+    warnings: list[str] = []
+    for path in inputs.spect:
+        _say(progress, f"reading SPECT {path.name}")
+        volume = read_series(path, calibration_cps_per_mbq=calibration, timezone=options.timezone)
+        if volume.quantity != "activity_concentration":
+            raise BadInputError(
+                str(path), f"is {volume.quantity} ({volume.unit}), not an activity image"
+            )
+        volumes.append(volume)
+    injection = read_injection(inputs.spect[0], timezone=options.timezone)
+    if injection.nuclide not in (None, "Lu-177"):
+        raise BadInputError(
+            f"{inputs.spect[0]}: RadiopharmaceuticalInformationSequence",
+            f"the radionuclide is {injection.nuclide}, not Lu-177",
+        )
+    checked_half_life_h(injection)
+    for path in inputs.spect[1:]:
+        other = read_injection(path, timezone=options.timezone)
+        if other.at != injection.at or not math.isclose(
+            other.activity_bq, injection.activity_bq, rel_tol=1e-6
+        ):
+            warnings.append(
+                f"{path}: the administration it states ({other.activity_bq / 1e6:.5g} MBq at "
+                f"{other.at.isoformat()}) differs from the first series'; the first is used"
+            )
+    order = sorted(range(len(volumes)), key=lambda i: volumes[i].acquired_at or injection.at)
+    volumes = [volumes[i] for i in order]
+    for volume, path in zip(volumes, [inputs.spect[i] for i in order], strict=True):
+        if volume.acquired_at is None or volume.acquired_at <= injection.at:
+            raise BadInputError(
+                str(path), "acquired before the administration (check the DICOM dates and times)"
+            )
+    if len(volumes) < MIN_TIMEPOINTS:
+        raise BadInputError(
+            "--spect", f"{len(volumes)} time point(s): at least {MIN_TIMEPOINTS} are needed"
+        )
+    for volume, path in zip(volumes[1:], [inputs.spect[i] for i in order][1:], strict=True):
+        if not volume.grid.same_as(volumes[0].grid, tol_mm=0.5) and not options.register:
+            warnings.append(
+                f"{path}: its grid differs from the first time point's; it is resampled onto it "
+                "without registration (use --register to align the anatomy)"
+            )
+    return volumes, injection, warnings
+
+
+def _align(
+    volumes: list[Volume], options: Options, progress: Progress | None
+) -> tuple[list[Registration], list[dict[str, Any]]]:
+    """The transform of each time point from the first (registered, or the identity)."""
+    from lutetia.imaging.registration import register_rigid
+
+    first = volumes[0]
+    transforms = [_identity()]
+    report: list[dict[str, Any]] = [
+        {"time_point": 0, "reference": True, "translation_mm": [0.0, 0.0, 0.0]}
+    ]
+    for index, volume in enumerate(volumes[1:], start=1):
+        if options.register:
+            _say(progress, f"registering time point {index + 1}")
+            registration = register_rigid(first, volume)
+            entry = {
+                "time_point": index,
+                "reference": False,
+                "registered": True,
+                **registration.as_dict(),
+            }
+        else:
+            registration = _identity()
+            entry = {
+                "time_point": index,
+                "reference": False,
+                "registered": False,
+                "translation_mm": [0.0, 0.0, 0.0],
+                "metric": "none (not registered: the identity transform)",
+            }
+        transforms.append(registration)
+        report.append(entry)
+    return transforms, report
+
+
+def _on_first_grid(volumes: list[Volume], transforms: list[Registration]) -> list[Volume]:
+    """Every time point resampled onto the first one's grid (for the voxel-wise fit)."""
+    from lutetia.imaging.registration import resample
+
+    first = volumes[0]
+    aligned = [first]
+    for volume, registration in zip(volumes[1:], transforms[1:], strict=True):
+        moved = registration.translation_mm != (0.0, 0.0, 0.0) or any(registration.rotation_deg)
+        if moved or not volume.grid.same_as(first.grid, tol_mm=1e-3):
+            volume = resample(volume, registration, first.grid)  # noqa: PLW2901
+        aligned.append(volume)
+    return aligned
+
+
+def _region_activities(
+    name: str,
+    mask: NDArray[np.bool_],
+    volumes: list[Volume],
+    transforms: list[Registration],
+    warnings: list[str],
+) -> tuple[float, ...]:
+    """Activity (MBq) in the region at each time point, on that time point's own voxels.
+
+    The region, drawn on the first time point's grid, is carried onto each
+    later one through its transform (:func:`lutetia.imaging.registration.transfer_mask`).
+    """
+    from lutetia.imaging.registration import transfer_mask
+
+    first = volumes[0]
+    activities = [_activity_mbq(first, mask)]
+    for index, (volume, registration) in enumerate(
+        zip(volumes[1:], transforms[1:], strict=True), start=1
+    ):
+        moved = registration.translation_mm != (0.0, 0.0, 0.0) or any(registration.rotation_deg)
+        if not moved and volume.grid.same_as(first.grid, tol_mm=1e-3):
+            activities.append(_activity_mbq(volume, mask))
+            continue
+        carried, lost = transfer_mask(mask, first.grid, registration, volume.grid)
+        if lost > MAX_LOST_FRACTION:
+            warnings.append(
+                f"{name}: {100 * lost:.1f} % of the region falls outside the field of view of "
+                f"time point {index + 1}; its activity there is underestimated"
+            )
+        activities.append(_activity_mbq(volume, carried))
+    return tuple(activities)
+
+
+def _identity() -> Registration:
+    """No transform: for resampling one grid onto another in the same frame."""
+    from lutetia.imaging.registration import Registration
+
+    return Registration(
+        (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0),
+        "none (not registered)", math.nan, math.nan, math.nan, 0, "not registered", (),
+    )  # fmt: skip
+
+
+def _body(volumes: Sequence[Volume], masks: Masks) -> NDArray[np.bool_]:
+    import numpy as np
+
+    if "body" in masks:
+        return masks["body"]
+    union = np.zeros(volumes[0].grid.shape, dtype=bool)
+    for name in masks.names():
+        union |= masks[name]
+    values = np.asarray(volumes[0].values, dtype=np.float64)
+    level = BODY_FRACTION * float(np.percentile(values, 99.0))
+    result: NDArray[np.bool_] = union | (values > level)
+    return result
+
+
+def run_study(
+    inputs: StudyInputs,
+    options: Options,
+    *,
+    progress: Progress | None = None,
+    rtdose_writer: Callable[[NDArray[np.float64], Any], None] | None = None,
+) -> dict[str, Any]:
+    """Organ and lesion doses (and, if asked, a dose map and DVHs) of one study.
+
+    ``rtdose_writer(dose_gy, grid)`` is called with the dose map when there is
+    one (the command line writes the RTDOSE file through it).
+    """
+
+    from lutetia.dosimetry.absorbed import absorbed_dose
+    from lutetia.dosimetry.kinetics import TimeActivity, fit_tac
+    from lutetia.imaging.dicom import read_series
+    from lutetia.imaging.masks import read_masks
+    from lutetia.imaging.mass import region_masses
+
+    volumes, injection, warnings = _read_spect(inputs, options, progress)
+    transforms, registration = _align(volumes, options, progress)
+    grid = volumes[0].grid
+    times_h = tuple(
+        (v.acquired_at - injection.at).total_seconds() / 3600.0
+        for v in volumes
+        if v.acquired_at is not None
+    )
+    _say(progress, "mapping the regions")
+    masks = read_masks(inputs.masks, labels_file=inputs.labels, reference=grid)
+    warnings.extend(masks.warnings)
+    ct = None
+    if inputs.ct is not None:
+        _say(progress, "reading the CT")
+        ct = read_series(inputs.ct, timezone=options.timezone)
+        if ct.quantity != "ct_number":
+            raise BadInputError(str(inputs.ct), f"is {ct.quantity}, not a CT")
+    masses = region_masses(masks, ct)
+    regions: dict[str, dict[str, Any]] = {}
+    for name in masks.names():
+        _say(progress, f"fitting {name}")
+        mask = masks[name]
+        activities = _region_activities(name, mask, volumes, transforms, warnings)
+        region: dict[str, Any] = {
+            "mass_g": masses[name].mass_g,
+            "mass_method": masses[name].method,
+            "volume_ml": masks.regions[name].volume_ml,
+            "timepoints": [
+                {"t_h": t, "activity_mbq": a} for t, a in zip(times_h, activities, strict=True)
+            ],
+        }
+        try:
+            fit = fit_tac(TimeActivity(times_h, activities), "auto")
+            dose = absorbed_dose(fit.tia_mbq_h, masses[name].mass_g, mass_range_key(name))
+        except BadInputError as error:
+            region.update(
+                model=None, tia_mbq_h=None, tia_sd_mbq_h=None, absorbed_dose_gy=None,
+                error=str(error),
+            )  # fmt: skip
+            warnings.append(f"{name}: no dose ({error})")
+        else:
+            region.update(
+                model=fit.model,
+                parameters=fit.parameters,
+                tia_mbq_h=fit.tia_mbq_h,
+                tia_sd_mbq_h=fit.tia_sd_mbq_h,
+                effective_half_life_h=fit.effective_half_life_h,
+                absorbed_dose_gy=dose.absorbed_dose_gy,
+                dose_model=dose.model,
+            )
+            warnings.extend(f"{name}: {w}" for w in (*fit.warnings, *dose.warnings))
+        regions[name] = region
+    document: dict[str, Any] = {
+        "regions": regions,
+        "registration": registration,
+        "injection": {
+            "activity_mbq": injection.activity_bq / 1e6,
+            "datetime": injection.at.isoformat(),
+            "nuclide": injection.nuclide or "Lu-177",
+            "source": injection.source,
+        },
+        "timepoints_h": list(times_h),
+        "regions_source": {"file": str(inputs.masks), "method": masks.method},
+        "assumptions": [
+            "activity = Σ concentration × voxel volume over each region, at the start of each "
+            "acquisition, not decay-corrected (decay during the acquisition is neglected)",
+            "regions are drawn on the first time point's grid and carried onto each later one "
+            "through its transform (nearest neighbour); counts are summed on each time point's "
+            "own voxels, not interpolated"
+            + ("" if options.register else " (no registration: the identity transform)"),
+            "no partial-volume (recovery) correction: activity that the SPECT resolution "
+            "spills out of a region is not counted in it",
+            "time of each point: acquisition start − administration (DICOM tags)",
+            "organ dose: TIA × S value of a sphere of the region's mass (self-dose only, "
+            "lutetia.dosimetry.absorbed)",
+        ],
+        "warnings": warnings,
+    }
+    if options.voxelwise:
+        document.update(
+            _voxelwise(
+                _on_first_grid(volumes, transforms),
+                times_h,
+                masks,
+                ct=ct,
+                options=options,
+                progress=progress,
+                rtdose_writer=rtdose_writer,
+            )
+        )
+        for name, dvh_entry in document.pop("_dvh").items():
+            regions[name]["mean_voxel_dose_gy"] = dvh_entry["mean_gy"]
+            regions[name]["dvh"] = dvh_entry
+    return document
+
+
+def voxel_mass_g(ct_hu: Any, calibration: DensityCalibration, voxel_volume_ml: float) -> Any:
+    """Mass of each voxel for local deposition: density from the CT, at least the floor.
+
+    >>> from lutetia.imaging.mass import DensityCalibration
+    >>> c = DensityCalibration(((-1000.0, 0.0), (0.0, 1.0), (1000.0, 2.0)), "example")
+    >>> voxel_mass_g([-1000.0, -800.0, 0.0, 500.0], c, 0.1).round(4).tolist()
+    [0.01, 0.02, 0.1, 0.15]
+    """
+    import numpy as np
+
+    density = calibration.density_g_per_ml(np.asarray(ct_hu, dtype=np.float64))
+    return np.maximum(density, MIN_VOXEL_DENSITY_G_PER_ML) * voxel_volume_ml
+
+
+def _voxelwise(
+    volumes: list[Volume],
+    times_h: tuple[float, ...],
+    masks: Masks,
+    *,
+    ct: Volume | None,
+    options: Options,
+    progress: Progress | None,
+    rtdose_writer: Callable[[NDArray[np.float64], Any], None] | None,
+) -> dict[str, Any]:
+    import numpy as np
+
+    from lutetia.dosimetry.batch import fit_voxels
+    from lutetia.dosimetry.voxel import (
+        convolve_dose_gy,
+        dose_voxel_kernel,
+        dvh,
+        local_deposition_dose_gy,
+    )
+
+    grid = volumes[0].grid
+    voxel_ml = grid.voxel_volume_ml
+    _say(progress, "fitting every voxel")
+    images = np.stack([np.asarray(v.values, dtype=np.float32) for v in volumes])
+    images *= np.float32(voxel_ml / 1e6)  # Bq/mL → MBq per voxel
+    body = _body(volumes, masks)
+    fits = fit_voxels(np.array(times_h), images, mask=body)
+    del images
+    tia = np.nan_to_num(fits.tia_mbq_h, nan=0.0)
+    tia = np.clip(tia, 0.0, None)
+    if options.kernel:
+        _say(progress, "convolving with the dose-voxel kernel")
+        kernel = dose_voxel_kernel(grid.spacing_mm)
+        dose = convolve_dose_gy(tia, kernel)
+        method = f"convolution with the 177Lu dose-voxel kernel ({kernel.method})"
+    else:
+        _say(progress, "local energy deposition")
+        voxel_mass: Any = DEFAULT_DENSITY_G_PER_ML * voxel_ml
+        density_note = f"unit density ({DEFAULT_DENSITY_G_PER_ML:g} g/mL) in every voxel"
+        if ct is not None:
+            from lutetia.imaging.mass import default_calibration
+            from lutetia.imaging.registration import resample
+
+            calibration = default_calibration()
+            ct_on_spect = resample(ct, _identity(), grid)
+            voxel_mass = voxel_mass_g(ct_on_spect.values, calibration, voxel_ml)
+            density_note = (
+                f"voxel density from the CT resampled onto the SPECT grid ({calibration.source}),"
+                f" at least {MIN_VOXEL_DENSITY_G_PER_ML:g} g/mL"
+            )
+        dose = local_deposition_dose_gy(tia, voxel_mass)
+        method = f"local deposition of the ICRP-107 electron energy; {density_note}"
+    if rtdose_writer is not None:
+        rtdose_writer(dose, grid)
+    dvhs: dict[str, dict[str, Any]] = {}
+    for name in masks.names():
+        curve = dvh(dose, masks[name], voxel_volume_ml=voxel_ml)
+        dvhs[name] = {
+            "d2_gy": curve.d2_gy,
+            "d50_gy": curve.d50_gy,
+            "d98_gy": curve.d98_gy,
+            "mean_gy": curve.mean_gy,
+            "min_gy": curve.min_gy,
+            "max_gy": curve.max_gy,
+            "volume_ml": curve.volume_ml,
+        }
+    return {
+        "_dvh": dvhs,
+        "voxelwise": {
+            "voxels_fitted": int(np.count_nonzero(body)),
+            "models": fits.model_counts,
+            "failures": fits.failure_counts,
+            "dose_method": method,
+            "max_dose_gy": float(np.max(dose)),
+        },
+    }

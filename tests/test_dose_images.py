@@ -1,0 +1,427 @@
+"""``lutetia dose images``: organ, lesion and voxel dosimetry from the project's phantom.
+
+The phantom (:mod:`lutetia.imaging.phantom`) has analytic truth: the activity
+of every organ at every time point, and the rigid shift of the anatomy at each
+later time point. Its later time points are shifted by whole voxels (3 voxels
+over the series) so that an ideal VOI measurement exists on the voxel grid: the
+region of the first scan carried by the true shift holds exactly the organ's
+activity. With sub-voxel shifts the phantom's organs are re-voxelised at each
+time point and no VOI drawn on the first grid measures them exactly (see the
+issue notes: 1–10 % at 4.8 mm voxels), which is a property of the phantom's
+voxelisation, not of the chain under test.
+
+Checks (issue 11 "Measures"): organ TIA within 2 % of the TIA of an ideal VOI
+measurement (the same kinetic fit applied to the true activities), the
+registration within one voxel of the true shift; the command's JSON, the dose
+map written as RTDOSE and read back, and a cohort on Dask with a broken study.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lutetia.cli import main
+from lutetia.dosimetry.kinetics import TimeActivity, fit_tac
+from lutetia.errors import BadInputError
+from lutetia.imaging.phantom import PhantomTruth, make_phantom
+from lutetia.services.image_dosimetry import (
+    Options,
+    StudyInputs,
+    mass_range_key,
+    run_study,
+    study_inputs,
+)
+
+SPACING_MM = 6.4
+#: Three voxels along i and j over the series: 1 voxel per time point after the first.
+SHIFT_MM = (3 * SPACING_MM, -3 * SPACING_MM, 0.0)
+CALIBRATION = 10.0
+#: Organs whose true kinetics is one exponential: their TIA is also compared with the
+#: analytic truth (the fit of a mono-exponential to exact points is exact).
+MONO_ORGANS = ("kidney_left", "kidney_right", "liver", "spleen", "parotid_left")
+
+
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomTruth:
+    folder = tmp_path_factory.mktemp("study")
+    return make_phantom(
+        folder,
+        shape=(48, 48, 48),
+        spacing_mm=(SPACING_MM,) * 3,
+        shift_mm=SHIFT_MM,
+        calibration_cps_per_mbq=CALIBRATION,
+    )
+
+
+def _inputs(phantom: PhantomTruth) -> StudyInputs:
+    return StudyInputs(
+        spect=tuple(Path(p) for p in phantom.spect_dirs),
+        masks=Path(phantom.labels_path),
+        ct=Path(phantom.ct_dir),
+        labels=Path(phantom.label_names_path),
+        calibration_cps_per_mbq=CALIBRATION,
+    )
+
+
+@pytest.fixture(scope="module")
+def registered(phantom: PhantomTruth) -> dict[str, Any]:
+    return run_study(_inputs(phantom), Options(register=True))
+
+
+def test_organ_tia_within_2_percent_of_an_ideal_voi_measurement(
+    phantom: PhantomTruth, registered: dict[str, Any]
+) -> None:
+    times = tuple(phantom.timepoints_h)
+    for name, organ in phantom.organs.items():
+        region = registered["regions"][name]
+        ideal = fit_tac(TimeActivity(times, tuple(organ.activity_mbq)), "auto")
+        assert region["model"] == ideal.model, name
+        assert region["tia_mbq_h"] == pytest.approx(ideal.tia_mbq_h, rel=0.02), name
+        measured = [p["activity_mbq"] for p in region["timepoints"]]
+        assert measured == pytest.approx(list(organ.activity_mbq), rel=0.02), name
+    for name in MONO_ORGANS:
+        truth = phantom.organs[name].tia_mbq_h
+        assert registered["regions"][name]["tia_mbq_h"] == pytest.approx(truth, rel=0.02), name
+
+
+def test_registration_within_one_voxel_of_the_true_shift(
+    phantom: PhantomTruth, registered: dict[str, Any]
+) -> None:
+    entries = registered["registration"]
+    assert len(entries) == len(phantom.timepoints_h)
+    assert entries[0]["reference"] is True
+    for entry, shift in zip(entries[1:], phantom.shifts_mm[1:], strict=True):
+        assert entry["registered"] is True
+        assert "mutual information" in entry["metric"]
+        assert math.isfinite(entry["metric_value"])
+        error = np.subtract(entry["translation_mm"], shift)
+        assert float(np.max(np.abs(error))) < SPACING_MM, (entry["translation_mm"], shift)
+        assert entry["ncc_after"] >= entry["ncc_before"]
+
+
+def test_without_registration_the_moved_organs_are_mismeasured(phantom: PhantomTruth) -> None:
+    """The measurement above depends on the registration: without it the kidneys are off."""
+    document = run_study(_inputs(phantom), Options(register=False))
+    assert all(e.get("registered") is not True for e in document["registration"])
+    kidney = document["regions"]["kidney_left"]
+    truth = phantom.organs["kidney_left"].tia_mbq_h
+    assert abs(kidney["tia_mbq_h"] / truth - 1.0) > 0.05
+
+
+def test_masses_from_the_ct_and_doses_from_the_tia(
+    phantom: PhantomTruth, registered: dict[str, Any]
+) -> None:
+    from lutetia.dosimetry.absorbed import absorbed_dose
+
+    for name, organ in phantom.organs.items():
+        region = registered["regions"][name]
+        # The CT density per organ is 1 + HU/1000 (phantom) and the default
+        # calibration's soft-tissue line is the same up to 100 HU.
+        if 0 <= organ.hu <= 100:
+            assert region["mass_g"] == pytest.approx(organ.mass_g, rel=1e-3), name
+            assert "CT" in region["mass_method"]
+        key = mass_range_key(name)
+        expected = absorbed_dose(region["tia_mbq_h"], region["mass_g"], key).absorbed_dose_gy
+        assert region["absorbed_dose_gy"] == pytest.approx(expected, rel=1e-12), name
+
+
+def test_injection_and_time_points_come_from_the_dicom_tags(
+    phantom: PhantomTruth, registered: dict[str, Any]
+) -> None:
+    injection = registered["injection"]
+    assert injection["activity_mbq"] == pytest.approx(phantom.injected_mbq)
+    assert injection["datetime"] == phantom.injected_at.isoformat()
+    assert injection["nuclide"] == "Lu-177"
+    assert registered["timepoints_h"] == pytest.approx(list(phantom.timepoints_h), abs=1e-9)
+    assert any("not decay-corrected" in a for a in registered["assumptions"])
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _study_args(phantom: PhantomTruth) -> list[str]:
+    args: list[str] = []
+    for folder in phantom.spect_dirs:
+        args += ["--spect", str(folder)]
+    return [
+        *args,
+        "--ct",
+        str(phantom.ct_dir),
+        "--masks",
+        str(phantom.labels_path),
+        "--labels",
+        str(phantom.label_names_path),
+        "--calibration-cps-per-mbq",
+        str(CALIBRATION),
+    ]
+
+
+def test_json_has_the_documented_keys(
+    phantom: PhantomTruth, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _cli(["dose", "images", *_study_args(phantom), "--json"], capsys)
+    assert code == 0, err
+    document = json.loads(out)
+    assert {"regions", "registration", "injection", "warnings", "assumptions"} <= set(document)
+    assert {"activity_mbq", "datetime"} <= set(document["injection"])
+    for region in document["regions"].values():
+        assert {
+            "mass_g",
+            "timepoints",
+            "model",
+            "tia_mbq_h",
+            "tia_sd_mbq_h",
+            "absorbed_dose_gy",
+        } <= set(region)
+        assert all(set(p) == {"t_h", "activity_mbq"} for p in region["timepoints"])
+        assert "dvh" not in region
+    for entry in document["registration"]:
+        assert "translation_mm" in entry
+    assert "kidneys" in document["regions"]  # left + right, the case vocabulary's organ
+
+
+def test_voxelwise_kernel_dose_map_written_as_rtdose_and_read_back(
+    phantom: PhantomTruth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lutetia.imaging.rtdose import read_rtdose
+
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ["dose", "images", *_study_args(phantom), "--register", "--voxelwise", "--kernel"]
+    code, stdout, err = _cli([*argv, "--out", str(out), "--json"], capsys)
+    assert code == 0, err
+    document = json.loads(stdout)
+    assert json.loads((out / "dosimetry.json").read_text()) == document
+    grid, dose = read_rtdose(out / "dose.dcm")
+    assert grid.shape == (48, 48, 48)
+    assert grid.spacing_mm == pytest.approx((SPACING_MM,) * 3)
+    assert float(dose.max()) == pytest.approx(document["voxelwise"]["max_dose_gy"], rel=1e-4)
+    assert "kernel" in document["voxelwise"]["dose_method"]
+    assert sum(document["voxelwise"]["models"].values()) == document["voxelwise"]["voxels_fitted"]
+    for name, region in document["regions"].items():
+        dvh = region["dvh"]
+        assert dvh["d98_gy"] <= dvh["d50_gy"] <= dvh["d2_gy"] <= dvh["max_gy"], name
+        assert region["mean_voxel_dose_gy"] == dvh["mean_gy"]
+    # A uniform organ far from hotter neighbours: the mean voxel dose (kernel) is close to
+    # the organ S-value dose (sphere of the same mass): both are mostly electrons.
+    liver = document["regions"]["liver"]
+    assert liver["mean_voxel_dose_gy"] == pytest.approx(liver["absorbed_dose_gy"], rel=0.15)
+
+
+def test_voxelwise_local_deposition_conserves_the_electron_energy(phantom: PhantomTruth) -> None:
+    """Local deposition: Σ dose × voxel mass = Σ TIA × mean electron energy per decay."""
+    captured: dict[str, Any] = {}
+
+    def keep(dose: Any, grid: Any) -> None:
+        captured["dose"], captured["grid"] = dose, grid
+
+    document = run_study(
+        _inputs(phantom), Options(register=True, voxelwise=True), rtdose_writer=keep
+    )
+    assert "local deposition" in document["voxelwise"]["dose_method"]
+    assert "CT" in document["voxelwise"]["dose_method"]
+    kidney = document["regions"]["kidney_left"]
+    # Kidney voxels: uniform activity, density 1.03 g/mL; local deposition of the
+    # electrons gives slightly more than the sphere (which also loses electrons at
+    # its surface and gains few photons) and within 15 %.
+    assert kidney["mean_voxel_dose_gy"] == pytest.approx(kidney["absorbed_dose_gy"], rel=0.15)
+    assert captured["dose"].shape == (48, 48, 48)
+
+
+def test_voxel_mass_has_a_floor_in_air() -> None:
+    from lutetia.imaging.mass import default_calibration
+    from lutetia.services.image_dosimetry import MIN_VOXEL_DENSITY_G_PER_ML, voxel_mass_g
+
+    calibration = default_calibration()
+    masses = voxel_mass_g(np.array([-1000.0, -950.0, -700.0, 0.0, 50.0]), calibration, 0.2)
+    floor = MIN_VOXEL_DENSITY_G_PER_ML * 0.2
+    assert masses[0] == pytest.approx(floor)  # air: the floor, not 0.0012 g/mL
+    assert masses[1] == pytest.approx(floor)  # just above air, still below the floor
+    assert masses[2] == pytest.approx(0.2 * float(calibration.density_g_per_ml(np.array(-700.0))))
+    assert masses[2] > floor
+    assert masses[3] == pytest.approx(0.2)  # water
+    assert masses[4] == pytest.approx(0.2 * 1.05)  # soft tissue: ρ = 1 + HU/1000
+
+
+def test_bad_inputs_name_the_option(
+    phantom: PhantomTruth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["dose", "images"]
+    cases: list[tuple[list[str], str]] = [
+        ([*base, *_study_args(phantom), "--kernel"], "--kernel"),
+        ([*base, *_study_args(phantom), "--rtdose", str(tmp_path / "d.dcm")], "--rtdose"),
+        (
+            [
+                *base,
+                "--spect",
+                str(phantom.spect_dirs[0]),
+                "--masks",
+                str(phantom.labels_path),
+                "--calibration-cps-per-mbq",
+                "10",
+            ],
+            "--spect",
+        ),
+        ([*base, *_study_args(phantom)[:-2]], "calibration"),
+        ([*base, *_study_args(phantom), "--timezone", "+25:00"], "--timezone"),
+        ([*base, *_study_args(phantom), "--table", str(tmp_path / "t.csv")], "--table"),
+        ([*base, "--cohort", str(tmp_path), "--table", str(tmp_path / "t.txt")], "--table"),
+        (
+            [*base, "--cohort", str(tmp_path / "none"), "--table", str(tmp_path / "t.csv")],
+            "--cohort",
+        ),
+        ([*base, "--cohort", str(tmp_path), "--table", str(tmp_path / "t.csv")], "--cohort"),
+        (
+            [*base, *_study_args(phantom), "--calibration-cps-per-mbq", "-3"],
+            "--calibration-cps-per-mbq",
+        ),
+        ([*base, *_study_args(phantom), "--out", str(tmp_path / "absent")], "--out"),
+        (
+            [
+                *base,
+                "--spect",
+                str(phantom.ct_dir),
+                "--spect",
+                str(phantom.ct_dir),
+                "--masks",
+                str(phantom.labels_path),
+            ],
+            "ct",
+        ),
+    ]
+    for argv, needle in cases:
+        code, out, err = _cli(argv, capsys)
+        assert code == 2, (argv, err)
+        assert out == ""
+        assert len(err.strip().splitlines()) == 1, err
+        assert needle in err, (needle, err)
+    assert not (tmp_path / "d.dcm").exists()
+
+
+def test_study_folder_layout_and_its_errors(phantom: PhantomTruth, tmp_path: Path) -> None:
+    inputs = study_inputs(phantom.folder, calibration_cps_per_mbq=CALIBRATION)
+    assert [p.name for p in inputs.spect] == sorted(Path(p).name for p in phantom.spect_dirs)
+    assert inputs.ct is not None
+    assert inputs.ct.name == "ct"
+    assert inputs.masks.name == "labels.nii.gz"
+    assert inputs.labels is not None
+    assert inputs.labels.name == "labels.json"
+    (tmp_path / "study.json").write_text(json.dumps({"spect": ["a"], "colour": "red"}))
+    with pytest.raises(BadInputError, match="unknown keys"):
+        study_inputs(tmp_path)
+    (tmp_path / "study.json").write_text(
+        json.dumps({"spect": ["a"], "masks": "m.nii.gz", "calibration_cps_per_mbq": True})
+    )
+    with pytest.raises(BadInputError, match="calibration_cps_per_mbq"):
+        study_inputs(tmp_path)
+    (tmp_path / "study.json").unlink()
+    with pytest.raises(BadInputError, match="no SPECT series"):
+        study_inputs(tmp_path)
+
+
+def _cohort(phantom: PhantomTruth, root: Path) -> Path:
+    cohort = root / "cohort"
+    for name in ("patient-a", "patient-b"):
+        shutil.copytree(phantom.folder, cohort / name)
+        (cohort / name / "study.json").write_text(
+            json.dumps(
+                {
+                    "spect": [Path(p).name for p in phantom.spect_dirs],
+                    "ct": "ct",
+                    "masks": "labels.nii.gz",
+                    "labels": "labels.json",
+                    "calibration_cps_per_mbq": CALIBRATION,
+                }
+            )
+        )
+    broken = cohort / "patient-c"
+    (broken / "spect_4h").mkdir(parents=True)
+    (broken / "spect_4h" / "nm.dcm").write_bytes(b"not a DICOM file")
+    (broken / "labels.nii.gz").write_bytes(b"nor a NIfTI one")
+    return cohort
+
+
+def test_cohort_on_dask_reports_a_broken_study_and_finishes_the_others(
+    phantom: PhantomTruth, tmp_path: Path
+) -> None:
+    cohort = _cohort(phantom, tmp_path)
+    table = tmp_path / "doses.csv"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lutetia",
+            "dose",
+            "images",
+            "--cohort",
+            str(cohort),
+            "--table",
+            str(table),
+            "--workers",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=600,
+    )
+    assert completed.returncode == 3, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["studies"] == 3
+    assert document["succeeded"] == 2
+    assert [f["study"] for f in document["failures"]] == ["patient-c"]
+    assert "spect_4h" in document["failures"][0]["reason"]
+    assert "LocalCluster" in document["ran_on"]
+    with table.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["study"] for r in rows} == {"patient-a", "patient-b"}
+    kidney = [r for r in rows if r["region"] == "kidney_left"]
+    assert len(kidney) == 2
+    truth = phantom.organs["kidney_left"].tia_mbq_h
+    # Not registered: the whole-voxel shifts are not undone (see the test above), but the
+    # two copies of one study give one answer, whichever worker ran them.
+    assert float(kidney[0]["tia_mbq_h"]) == float(kidney[1]["tia_mbq_h"])
+    assert float(kidney[0]["tia_mbq_h"]) != pytest.approx(truth, rel=0.02)
+
+
+def test_cohort_table_as_parquet(phantom: PhantomTruth, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from lutetia.services.cohort import COLUMNS, find_studies, run_cohort
+
+    cohort = _cohort(phantom, tmp_path)
+    shutil.rmtree(cohort / "patient-b")
+    seen: list[tuple[int, int]] = []
+    result = run_cohort(
+        find_studies(cohort),
+        Options(register=True),
+        workers=1,
+        processes=False,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(1, 2), (2, 2)]
+    assert [f.study for f in result.failures] == ["patient-c"]
+    path = tmp_path / "t.parquet"
+    import pyarrow as pa
+
+    pq.write_table(pa.table({c: [r[c] for r in result.rows] for c in COLUMNS}), path)
+    table = pq.read_table(path).to_pylist()
+    kidney = next(r for r in table if r["region"] == "kidney_left")
+    truth = phantom.organs["kidney_left"].tia_mbq_h
+    assert kidney["tia_mbq_h"] == pytest.approx(truth, rel=0.02)
