@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from lutetia.cli import main
@@ -64,6 +65,25 @@ def test_without_tracer_it_is_listed_as_missing(
     document = json.loads(capsys.readouterr().out)
     assert "tracer" not in document["psma_pet"]
     assert any(m.startswith("tracer") for m in document["missing"])
+
+
+def test_a_weight_given_in_place_of_the_files_is_noted_and_scales_the_suv(
+    phantom: PhantomTruth, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*_args(phantom), "--json"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    file_kg = float(pydicom.dcmread(next(phantom.pet_dir.iterdir())).PatientWeight)
+    assert main([*_args(phantom), "--weight-kg", f"{2 * file_kg:g}", "--json"]) == 0
+    doubled = json.loads(capsys.readouterr().out)
+    assert doubled["psma_pet"]["liver_suvmean"] == pytest.approx(
+        2 * own["psma_pet"]["liver_suvmean"], rel=1e-9
+    )
+    assert any("--weight-kg" in note and "Patient Weight" in note for note in doubled["notes"])
+    assert not any("--weight-kg" in note for note in own["notes"])
+    # The file's own weight given again: nothing to note.
+    assert main([*_args(phantom), "--weight-kg", f"{file_kg:g}", "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert not any("--weight-kg" in note for note in same["notes"])
 
 
 def test_case_written_with_the_block_runs_through_assess(

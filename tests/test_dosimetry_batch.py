@@ -44,6 +44,7 @@ from lutetia.dosimetry.kinetics import (
     aicc,
     fit_model,
     select_model,
+    select_models,
 )
 from lutetia.errors import BadInputError
 from tests.kinetics_reference import reference_fit, reference_select
@@ -397,6 +398,33 @@ def test_a_row_does_not_depend_on_its_batch() -> None:
         alone = batch.fit_batch(TIMES, y[i])
         assert alone.model_of(0) == together.model_of(i)
         assert alone.tia_mbq_h[0] == pytest.approx(together.tia_mbq_h[i], rel=1e-12)
+
+
+def test_select_models_is_select_model_for_each_tac_in_order() -> None:
+    """One study's regions in one batch: each TAC gets what :func:`select_model` gives it
+    alone; TACs with other times, SDs, 2–3 points or one point keep their place, and a
+    one-point TAC gets its error, not a fit."""
+    rng = np.random.default_rng(17)
+    y = generate(rng, 12)
+    series: list[TimeActivity] = [scalar(row, None) for row in y]
+    series.insert(3, scalar(y[0], 0.05 * y[0]))  # weighted: another group
+    series.insert(5, TimeActivity((2.0, 20.0, 50.0, 70.0, 100.0, 150.0), tuple(y[1])))
+    series.insert(7, TimeActivity((24.0, 72.0, 168.0), (50.0, 30.0, 10.0)))  # mono alone
+    series.insert(9, TimeActivity((24.0,), (50.0,)))
+    results = select_models(series)
+    assert len(results) == len(series)
+    for points, result in zip(series, results, strict=True):
+        if len(points) == 1:
+            assert isinstance(result, BadInputError)
+            assert "single-time-point" in str(result)
+            continue
+        assert isinstance(result, Fit)
+        alone = select_model(points)
+        assert result.model == alone.model
+        assert result.tia_mbq_h == pytest.approx(alone.tia_mbq_h, rel=1e-9)
+        assert result.notes == alone.notes
+        assert result.warnings == alone.warnings
+    assert select_models([]) == []
 
 
 # --- invariants -------------------------------------------------------------------------------

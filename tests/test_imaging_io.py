@@ -316,6 +316,19 @@ def test_admin_decay_correction_is_undone_to_acquisition_start(tmp_path: Path) -
     assert np.allclose(volume.values, 1000.0 * 2 ** (-24 / (6.647 * 24)), rtol=1e-9)
 
 
+@pytest.mark.parametrize("correction", ["START", "ADMIN"])
+def test_counts_follow_their_decay_correction(tmp_path: Path, correction: str) -> None:
+    """Counts corrected by the scanner are not divided by the mean decay again (START), and
+    counts corrected to the administration are decayed back to the acquisition (ADMIN)."""
+    stored = np.full(AXIAL.shape, 1200.0)
+    path = _nm(tmp_path / "nm.dcm", AXIAL, stored, DecayCorrection=correction)
+    volume = read_series(path, calibration_cps_per_mbq=10.0)
+    at_reference = 0.1e6 / 0.01125  # 1200 counts / 1200 s / 10 cps/MBq / 0.01125 mL
+    factor = 1.0 if correction == "START" else 2 ** (-24 / (6.647 * 24))
+    assert np.allclose(volume.values, at_reference * factor, rtol=1e-9)
+    assert f"DecayCorrection {correction}" in volume.source
+
+
 def test_unknown_units_are_refused_naming_the_tag(tmp_path: Path) -> None:
     path = _nm(tmp_path / "nm.dcm", AXIAL, np.ones(AXIAL.shape), Units="PROPCPS")
     with pytest.raises(BadInputError) as error:

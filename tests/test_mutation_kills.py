@@ -523,6 +523,48 @@ def test_measured_gfr_stands_in_for_a_missing_egfr() -> None:
     assert seen(finding) == ["creatinine"]
 
 
+def _measured_gfr(day: str, *, keep_creatinine: bool) -> Mutate:
+    def mutate(data: Data) -> None:
+        if not keep_creatinine:
+            drop_labs("egfr")(data)
+            drop_labs("creatinine")(data)
+        data["labs"].append(
+            {"analyte": "gfr_measured", "value": 75.0, "unit": "mL/min", "date": day}
+        )
+
+    return mutate
+
+
+def test_measured_gfr_beside_an_egfr_changes_nothing_in_the_panel() -> None:
+    # Both present: nothing is missing, nothing to take out of the missing list.
+    result = course(_measured_gfr(SCHEDULED, keep_creatinine=True))
+    assert not hits(result, "labs.missing")
+    assert not hits(result, "labs.stale")
+    assert result.decision == "proceed"
+
+
+def test_stale_measured_gfr_in_place_of_the_egfr_is_stale_and_postpones() -> None:
+    # Creatinine missing (a safety lab) and the measured GFR standing in for the eGFR is
+    # 10 days old: the eGFR is reported stale with the measured GFR's date, and the cycle
+    # is postponed.
+    result = course(_measured_gfr("2026-03-20", keep_creatinine=False))
+    (stale,) = hits(result, "labs.stale")
+    assert seen(stale) == {"egfr": "2026-03-20"}
+    assert stale.decision == "postpone"
+    assert result.decision == "postpone"
+
+
+def test_a_fresh_measured_gfr_or_egfr_whichever_is_newer_counts() -> None:
+    # The eGFR's creatinine is 10 days old but a measured GFR of the scheduled day stands in.
+    def old_renal(data: Data) -> None:
+        move_lab("creatinine", SCHEDULED, "2026-03-20")(data)
+        move_lab("egfr", SCHEDULED, "2026-03-20")(data)
+
+    result = course(old_renal, _measured_gfr(SCHEDULED, keep_creatinine=True))
+    (stale,) = hits(result, "labs.stale")
+    assert seen(stale) == {"creatinine": "2026-03-20"}
+
+
 def test_complete_course_needs_no_labs_for_a_next_cycle() -> None:
     result = course(drop_labs("crp"), base=COMPLETE)
     assert result.decision == "complete"
@@ -620,6 +662,224 @@ def test_schedule_needs_a_first_cycle() -> None:
     assert error.value.field == "course"
     # Given cycles without a planned date are enough.
     assert len([e for e in _events(copy.deepcopy(COMPLETE)) if e[1] == "cycle"]) == 6
+
+
+@pytest.mark.parametrize(("given", "planned"), [(5, True), (6, True), (6, False), (4, False)])
+def test_schedule_has_six_cycles_and_a_planned_date_only_before_the_sixth(
+    given: int, planned: bool
+) -> None:
+    data = copy.deepcopy(COMPLETE)
+    data["course"]["cycles"] = data["course"]["cycles"][:given]
+    data["course"]["planned_date"] = "2026-12-24" if planned else None
+    dates = cycle_dates(case_from_mapping(data))
+    assert len(dates) == 6
+    assert [g for _, g, _ in dates] == [True] * given + [False] * (6 - given)
+    if planned and given < 6:
+        assert dates[given][0] == date(2026, 12, 24)
+    assert all(
+        b - a == timedelta(weeks=6)
+        for (a, _, _), (b, _, _) in zip(dates[given:], dates[given + 1 :], strict=False)
+    )
+
+
+def test_schedule_events_carry_their_cycle_number_and_whether_it_was_given() -> None:
+    events = schedule(case_from_mapping(copy.deepcopy(COURSE)))  # cycles 1–2 given
+    by_kind: dict[str, list[int | None]] = {}
+    for event in events:
+        by_kind.setdefault(event.kind, []).append(event.cycle)
+    for kind in ("lab_panel", "cycle", "wellbeing", "post_therapy_scan", "spect"):
+        assert by_kind[kind] == [1, 2, 3, 4, 5, 6], kind
+    assert by_kind["interim_labs"] == [1, 2, 3, 4, 5]
+    assert set(by_kind["end_labs"]) == set(by_kind["end_psa"]) == {None}
+    cycles = [e for e in events if e.kind == "cycle"]
+    assert [e.given for e in cycles] == [True, True, False, False, False, False]
+    assert [e.description.endswith("(given)") for e in cycles] == [True, True] + [False] * 4
+    assert all(e.description.endswith("(hydration, saline flush)") for e in cycles[2:])
+
+
+# --- What the documents carry (the output contract) ---------------------------------------
+
+
+def _psa_values(*pairs: tuple[str, float]) -> Mutate:
+    def mutate(data: Data) -> None:
+        drop_labs("psa")(data)
+        data["labs"] += [
+            {"analyte": "psa", "value": v, "unit": "ng/mL", "date": d} for d, v in pairs
+        ]
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("march", "ending", "confirmed"),
+    [
+        # 48 → 19 on 03-09 (−60 %), 15 three weeks later: confirmed.
+        ((("2026-03-09", 19.0), ("2026-03-30", 15.0)), "confirmed on 2026-03-30.", True),
+        # 20 days later only: not yet confirmed.
+        ((("2026-03-10", 19.0), ("2026-03-30", 15.0)), "not yet confirmed ≥ 3 weeks later.", False),
+        ((("2026-03-10", 40.0), ("2026-03-30", 44.0)), "no PSA50 response.", False),
+    ],
+)
+def test_pcwg3_response_finding_says_which_response(
+    march: tuple[tuple[str, float], ...], ending: str, confirmed: bool
+) -> None:
+    result = course(_psa_values(("2026-01-02", 48.0), ("2026-02-17", 30.0), *march))
+    (response,) = hits(result, "response.pcwg3")
+    assert response.message.endswith(ending)
+    assert response.details["psa50_confirmed"] is confirmed
+
+
+def test_next_cycle_document_carries_the_plan_and_finding_details() -> None:
+    from lutetia.guideline.assessment import course_document
+
+    data = copy.deepcopy(COURSE)
+    case = case_from_mapping(data)
+    document = course_document(case, next_cycle(case))
+    assert document["planned_date"] == "2026-04-02"
+    assert document["planned_activity_gbq"] == pytest.approx(7.4)
+    response = next(f for f in document["findings"] if f["code"] == "response.pcwg3")
+    assert response["details"]["baseline_ng_ml"] == 48.0
+
+
+def test_schedule_event_json_keeps_its_window() -> None:
+    events = schedule(case_from_mapping(copy.deepcopy(COURSE)))
+    spect = next(e for e in events if e.kind == "spect")
+    assert spect.as_json()["window_end"] == (spect.date + timedelta(days=1)).isoformat()
+    cycle = next(e for e in events if e.kind == "cycle")
+    assert cycle.as_json()["window_end"] is None
+
+
+@pytest.mark.parametrize(
+    ("lesions", "flagged"),
+    [
+        (None, True),  # no PET at all
+        ([{"site": "prostate", "size_mm": 15, "suvmax": 20.0}], True),
+        ([{"site": "prostate", "size_mm": 15, "suvmax": 20.0},
+          {"site": "bone", "size_mm": 15, "suvmax": 20.0}], False),
+    ],
+)  # fmt: skip
+def test_unrecorded_metastatic_status_is_read_from_the_pet(
+    lesions: list[dict[str, Any]] | None, flagged: bool
+) -> None:
+    def mutate(data: Data) -> None:
+        data["diagnosis"]["metastatic"] = None
+        if lesions is None:
+            data["psma_pet"] = None
+        else:
+            data["psma_pet"]["lesions"] = lesions
+
+    result = selection(mutate)
+    assert bool(hits(result, "disease.not_metastatic")) is flagged
+
+
+def test_egfr_series_from_creatinine_uses_the_age_on_each_day() -> None:
+    from lutetia.guideline.course import egfr_series
+
+    def born_late_in_the_year(data: Data) -> None:
+        drop_labs("egfr")(data)
+        data["patient"]["birth_date"] = "1950-02-01"
+
+    data = copy.deepcopy(COURSE)
+    born_late_in_the_year(data)
+    ctx = Context(case_from_mapping(data))
+    creatinine = {v.day: v.value for v in ctx.labs["creatinine"]}
+    series = egfr_series(ctx)
+    assert series
+    for day, value, how in series:
+        assert how == "computed (CKD-EPI 2021)"
+        age = 75 if day < date(2026, 2, 1) else 76
+        assert value == pytest.approx(egfr_ckd_epi_2021(creatinine[day], age, "male"))
+
+
+@pytest.mark.parametrize(
+    ("direction", "inclusive", "side", "meets"),
+    [
+        # Exactly at the 1e-9 relative margin around the edge: inside counts as on the edge.
+        ("decrease", True, +1, True),  # ≤ limit: limit + margin still meets
+        ("decrease", False, -1, False),  # < limit: limit − margin does not yet
+        ("increase", True, -1, True),  # ≥ limit: limit − margin still meets
+        ("increase", False, +1, False),  # > limit: limit + margin does not yet
+    ],
+)
+def test_ctcae_edge_margin_is_closed_at_exactly_the_margin(
+    direction: Any, inclusive: bool, side: int, meets: bool
+) -> None:
+    from lutetia.clinical.ctcae import _meets
+
+    limit = 1.5 * 1.2
+    value = limit + side * 1e-9 * abs(limit)  # the same arithmetic as the margin itself
+    assert _meets(value, limit, direction, inclusive) is meets
+
+
+@pytest.mark.parametrize(("off", "flagged"), [(0.995, False), (1.005, False), (0.985, True)])
+def test_a_reduced_activity_is_recognised_within_1_percent(off: float, flagged: bool) -> None:
+    # 7.4 × 0.8 = 5.92 GBq is below the 6 GBq of practice but explained by one reduction;
+    # 1 % rounding on the prescription is still that reduction, 1.5 % is not.
+    result = course(setting("course.planned_activity_gbq", 7.4 * 0.8 * off))
+    assert bool(hits(result, "regimen.activity_range")) is flagged
+
+
+@pytest.mark.parametrize(("activity", "flagged"), [(9.3, False), (9.3 * (1 + 1e-9), True)])
+def test_activity_exactly_at_the_upper_practice_bound_is_not_flagged(
+    activity: float, flagged: bool
+) -> None:
+    result = course(setting("course.planned_activity_gbq", activity))
+    found = hits(result, "regimen.activity_range")
+    assert bool(found) is flagged
+    if flagged:
+        assert "above 9.3 GBq" in found[0].message
+
+
+def test_table1_is_checked_with_an_egfr_alone() -> None:
+    # No creatinine, no measured GFR: a fresh reported eGFR is renal function enough.
+    result = selection(drop_labs("creatinine"))
+    assert result.recommendation != "insufficient_data"
+    missing = hits(result, "labs.missing")
+    assert missing
+    assert missing[0].effect != "insufficient"
+
+
+def test_next_cycle_passes_the_site_settings_to_its_selection() -> None:
+    # Consent signed 2026-01-05 11:00 for cycle 1 on 2026-01-08: enough under the default
+    # 24 h lead, not under a site's 200 h; next-cycle's selection must use the site's lead.
+    case = case_from_mapping(copy.deepcopy(COURSE))
+    default = next_cycle(case)
+    strict = next_cycle(case, Settings(200.0))
+    assert not [f for f in default.selection.findings if f.code.startswith("consent")]
+    assert [f.code for f in strict.selection.findings if f.code.startswith("consent")]
+
+
+def test_every_decided_grade_reports_nothing_missing() -> None:
+    """A decided grade never lists a missing reference, for every term, over values from far
+    below to far above its limits, with each reference given or not (grade() relies on it)."""
+    import itertools
+
+    from lutetia.clinical.ctcae import TERMS
+
+    checked = 0
+    for analyte in TERMS:
+        for value, lln, uln, baseline in itertools.product(
+            [0.0, 0.1, 0.5, 0.9, 1.0, 1.3, 1.6, 2.0, 2.6, 3.2, 4.0, 6.5, 12.0, 30.0, 300.0],
+            [None, 1.0],
+            [None, 1.0],
+            [None, 0.5, 1.0, 2.0],
+        ):
+            result = grade(analyte, value, lln=lln, uln=uln, baseline=baseline)
+            if result.grade is not None:
+                assert result.missing == (), (analyte, value, lln, uln, baseline)
+                checked += 1
+    assert checked > 500
+
+
+def test_a_decided_grade_reports_nothing_missing() -> None:
+    # Platelets 30 × 10⁹/L is grade 3 without an LLN: the LLN it lacks changes nothing.
+    result = grade("platelets", 30.0)
+    assert result.grade == 3
+    assert result.missing == ()
+    # Creatinine 3.5 mg/dL with a baseline of 1.0 and no ULN: at least grade 3, not decided.
+    undecided = grade("creatinine", 3.5, baseline=1.0)
+    assert undecided.grade is None
+    assert undecided.missing == ("uln",)
 
 
 # --- Further guards and branches ----------------------------------------------------------
@@ -734,7 +994,9 @@ def test_cabazitaxel_given_by_name_is_not_a_candidate_any_more() -> None:
             {"name": "Cabazitaxel", "class": "taxane", "start": "2022-02-01", "end": "2022-06-01"}
         )
 
-    assert selection(given).indication.code == "indication.post_taxane"
+    post = selection(given).indication
+    assert post.code == "indication.post_taxane"
+    assert "a further taxane is already given" in post.finding.message
     candidate = selection(setting("taxane_options.cabazitaxel", "candidate"))
     assert candidate.indication.code == "indication.cabazitaxel_candidate"
 

@@ -10,7 +10,13 @@ from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-from lutetia.cli.output import atomic_output, check_output_path, emit_json, finite
+from lutetia.cli.output import (
+    atomic_output,
+    check_output_path,
+    emit_json,
+    finite,
+    named_as_options,
+)
 from lutetia.errors import BadInputError
 
 _OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})$")
@@ -77,10 +83,27 @@ def parse_offset(text: str) -> tzinfo:
     if not match:
         raise BadInputError("--timezone", f"{text!r} is not a UTC offset like +01:00")
     hours, minutes = int(match["h"]), int(match["m"])
-    if hours > 14 or minutes >= 60:
-        raise BadInputError("--timezone", f"{text!r} is not a UTC offset")
     delta = timedelta(hours=hours, minutes=minutes)
+    if minutes >= 60 or delta > timedelta(hours=14):
+        raise BadInputError("--timezone", f"{text!r} is not a UTC offset (at most ±14:00)")
     return timezone(-delta if match["sign"] == "-" else delta)
+
+
+def refuse_inside(target: str | Path, *, option: str, folders: list[str]) -> None:
+    """Refuse an output that is, or lies inside, an input folder (a series folder).
+
+    A file written into a DICOM series folder would be read with the series
+    next time (an RTDOSE there makes it two series); one written over a file
+    of the series destroys the input.
+    """
+    place = Path(target).resolve()
+    for folder in folders:
+        source = Path(folder)
+        if not source.is_dir():
+            continue
+        inside = source.resolve()
+        if place == inside or place.is_relative_to(inside):
+            raise BadInputError(option, f"{target} is inside the input folder {folder}")
 
 
 def _progress_bar(total: int | None, what: str) -> Any:
@@ -101,6 +124,16 @@ def _options(args: argparse.Namespace) -> Any:
         raise BadInputError("--rtdose", "needs --voxelwise (there is no dose map without it)")
     if args.calibration_cps_per_mbq is not None and args.calibration_cps_per_mbq <= 0:
         raise BadInputError("--calibration-cps-per-mbq", "must be positive")
+    if args.calibration_cps_per_mbq is not None:
+        from lutetia.imaging.dicom import CALIBRATION_RANGE_CPS_PER_MBQ
+
+        low, high = CALIBRATION_RANGE_CPS_PER_MBQ
+        if not low <= args.calibration_cps_per_mbq <= high:
+            raise BadInputError(
+                "--calibration-cps-per-mbq",
+                f"{args.calibration_cps_per_mbq:g} is outside {low:g}–{high:g} cps/MBq "
+                "(a unit slip?)",
+            )
     return Options(
         calibration_cps_per_mbq=args.calibration_cps_per_mbq,
         register=args.register,
@@ -110,6 +143,7 @@ def _options(args: argparse.Namespace) -> Any:
     )
 
 
+@named_as_options
 def run_images(args: argparse.Namespace) -> int:
     """One study, or a cohort on Dask."""
     options = _options(args)
@@ -142,8 +176,10 @@ def run_images(args: argparse.Namespace) -> int:
         outputs.append((str(out / "dosimetry.json"), "--out"))
         if args.voxelwise and not args.rtdose:
             outputs.append((str(out / "dose.dcm"), "--out"))
+    folders = [*args.spect, *([args.ct] if args.ct else [])]
     for target, option in outputs:
         check_output_path(target, option=option, inputs=read)
+        refuse_inside(target, option=option, folders=folders)
     rtdose_target = next((t for t, o in outputs if t.endswith(".dcm") or o == "--rtdose"), None)
     dose_map: dict[str, Any] = {}
 

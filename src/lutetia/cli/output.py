@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from lutetia.errors import BadInputError
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def _default(value: Any) -> Any:
@@ -201,3 +205,29 @@ def atomic_output(target: str, *, option: str, inputs: Sequence[str] = ()) -> It
         raise BadInputError(option, f"cannot write {target}: {error.strerror}") from None
     finally:
         temporary.unlink(missing_ok=True)
+
+
+#: Fields the imaging and service layers name, as the options a user of these commands typed.
+OPTION_OF_FIELD: Final[dict[str, str]] = {
+    "masks": "--masks",
+    "mask": "--masks",
+    "labels_file": "--labels",
+    "labels": "--labels",
+    "calibration_cps_per_mbq": "--calibration-cps-per-mbq",
+}
+
+
+def named_as_options(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Run ``handler``; an error about a field the user gave as an option names the option."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except BadInputError as error:
+            option = OPTION_OF_FIELD.get(error.field)
+            if option is None:
+                raise
+            raise BadInputError(option, error.reason) from None
+
+    return run

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any, Final
 
-from lutetia.cli.output import atomic_output, check_output_path, emit_json, finite
+from lutetia.cli.output import (
+    atomic_output,
+    check_output_path,
+    emit_json,
+    finite,
+    named_as_options,
+)
 from lutetia.errors import BadInputError
 
 #: Largest case file read for ``--case`` (a case is a few kB).
@@ -30,7 +37,8 @@ def register(commands: Any) -> None:
     pet.add_argument("--labels", metavar="FILE", help="label names (JSON or CSV label,name)")
     pet.add_argument(
         "--weight-kg", type=finite, metavar="W",
-        help="the patient's weight, when the PET has no Patient Weight (0010,1030)",
+        help="the patient's weight; replaces Patient Weight (0010,1030), and the output says so "
+        "when the two differ",
     )  # fmt: skip
     pet.add_argument(
         "--tracer",
@@ -69,6 +77,15 @@ def _label_map(masks: Any) -> tuple[Any, dict[int, str]]:
     return array, labels
 
 
+def _check_weight(weight: float, field: str) -> None:
+    """Refuse a body weight outside the plausible range for SUVbw, naming where it came from."""
+    from lutetia.imaging.pet import WEIGHT_RANGE_KG
+
+    low, high = WEIGHT_RANGE_KG
+    if not (math.isfinite(weight) and low <= weight <= high):
+        raise BadInputError(field, f"{weight:g} kg is outside {low:g}–{high:g} kg")
+
+
 def _read_case(path: str) -> dict[str, Any]:
     from lutetia.cases.io import load_case
 
@@ -82,13 +99,19 @@ def _read_case(path: str) -> dict[str, Any]:
     return data
 
 
+@named_as_options
 def run_pet(args: argparse.Namespace) -> int:
     """Measure the PET; print the block, or write the case with it."""
     if (args.case is None) != (args.out is None):
         raise BadInputError("--out" if args.case else "--case", "--case and --out go together")
     inputs = [args.pet, args.masks, *([args.labels] if args.labels else [])]
     if args.out:
+        from lutetia.cli.dose_images import refuse_inside
+
         check_output_path(args.out, option="--out", inputs=[*inputs, args.case])
+        refuse_inside(args.out, option="--out", folders=[args.pet])
+    if args.weight_kg is not None:
+        _check_weight(args.weight_kg, "--weight-kg")
     case = _read_case(args.case) if args.case else None
     from lutetia.cli.dose_images import parse_offset
     from lutetia.imaging.dicom import read_injection, read_patient_weight_kg, read_series
@@ -96,7 +119,15 @@ def run_pet(args: argparse.Namespace) -> int:
     from lutetia.imaging.pet import measure_psma_pet, suv_bw
 
     timezone = None if args.timezone is None else parse_offset(args.timezone)
-    volume = read_series(args.pet, timezone=timezone)
+    weight_notes: list[str] = []
+    try:
+        volume = read_series(args.pet, timezone=timezone)
+    except BadInputError as error:
+        if error.field != "calibration_cps_per_mbq":
+            raise
+        raise BadInputError(
+            "--pet", f"counts without a Bq/mL scale, not a quantitative PET ({error.reason})"
+        ) from None
     if volume.quantity not in ("activity_concentration", "suv_bw"):
         raise BadInputError("--pet", f"is {volume.quantity} ({volume.unit}), not a PET")
     if volume.quantity == "suv_bw":
@@ -106,6 +137,17 @@ def run_pet(args: argparse.Namespace) -> int:
         weight = args.weight_kg
         if weight is None:
             weight = read_patient_weight_kg(args.pet)
+            _check_weight(weight, f"{args.pet}: PatientWeight")
+        else:
+            try:
+                in_file: float | None = read_patient_weight_kg(args.pet)
+            except BadInputError:
+                in_file = None
+            if in_file is not None and abs(in_file - weight) > 0.01 * weight:
+                weight_notes.append(
+                    f"SUVbw with --weight-kg {weight:g} kg, not the PET's Patient Weight "
+                    f"{in_file:g} kg"
+                )
         suv = suv_bw(volume, weight, injection)
     masks = read_masks(args.masks, labels_file=args.labels, reference=suv.grid)
     array, names = _label_map(masks)
@@ -123,7 +165,7 @@ def run_pet(args: argparse.Namespace) -> int:
             }
             for r in measured.regions
         ],
-        "notes": [*measured.notes, *masks.warnings],
+        "notes": [*weight_notes, *measured.notes, *masks.warnings],
     }
     if case is not None:
         from lutetia.cases.io import case_from_mapping

@@ -15,7 +15,8 @@ from lutetia.cli.output import emit_json, parse_aware
 from lutetia.errors import BadInputError
 
 if TYPE_CHECKING:
-    from lutetia.protection.release import ReleaseAdvice, ReleaseProfile
+    from lutetia.protection.release import ReleaseProfile
+    from lutetia.services.release import ReleaseSettings
 
 
 def number(text: str, option: str) -> float:
@@ -241,159 +242,29 @@ def configured_profile(args: argparse.Namespace) -> ReleaseProfile:
     return configure_profile(args.profile, dose_limit_msv=limit, occupancy=occupancy)
 
 
-def advice(
-    args: argparse.Namespace, administered_at: datetime, administered_gbq: float | None
-) -> ReleaseAdvice:
-    """Fit the readings (or take the population estimate) and derive the release advice."""
-    from lutetia.protection.clearance import (
-        check_cycle_activity,
-        check_readings_plausible,
-        fit_models,
-        population_fits,
+def release_settings(args: argparse.Namespace) -> ReleaseSettings:
+    """The readings and the site's release rules from the command line."""
+    from lutetia.services.release import ReleaseSettings
+
+    return ReleaseSettings(
+        readings=tuple(dose_rate_point(text) for text in args.dose_rate),
+        distance_m=number(args.distance_m, "--distance-m"),
+        treatments_per_year=number(args.treatments_per_year, "--treatments-per-year"),
+        reading_uncertainty_fraction=(
+            number(args.reading_uncertainty_percent, "--reading-uncertainty-percent") / 100
+        ),
+        profile=configured_profile(args),
     )
-    from lutetia.protection.release import check_treatments_per_year, release_advice
-
-    points = [dose_rate_point(text) for text in args.dose_rate]
-    distance = number(args.distance_m, "--distance-m")
-    treatments = check_treatments_per_year(
-        number(args.treatments_per_year, "--treatments-per-year")
-    )
-    uncertainty = number(args.reading_uncertainty_percent, "--reading-uncertainty-percent") / 100
-    profile = configured_profile(args)
-    if administered_gbq is not None:
-        check_cycle_activity(administered_gbq, "--administered-gbq")
-    if points:
-        fits = fit_models(points, distance_m=distance)
-        plausibility = check_readings_plausible(fits.readings_1m, administered_gbq)
-    elif administered_gbq is not None:
-        fits = population_fits(administered_gbq)
-        plausibility = "no readings to check"
-    else:
-        raise BadInputError(
-            "--dose-rate", "give measured dose rates, or --administered-gbq for an estimate"
-        )
-    return release_advice(
-        fits,
-        profile,
-        administered_at,
-        treatments_per_year=treatments,
-        uncertainty_fraction=uncertainty,
-        plausibility=plausibility,
-    )
-
-
-def release_document(result: ReleaseAdvice, administered_at: datetime) -> dict[str, Any]:
-    """Clearance, discharge and restrictions as JSON-ready data."""
-    from lutetia.protection.release import PROFILES
-
-    fits = result.fits
-    clearance = fits.preferred
-    decided = result.discharge
-    profile = decided.profile
-    us = result.us_release
-    used = {r.model for r in result.restrictions}
-    return {
-        "administered_at": administered_at.isoformat(),
-        "clearance": {
-            "model": clearance.model,
-            "parameters": clearance.parameters(),
-            "source": clearance.source,
-            "warnings": list(clearance.warnings),
-            "preferred_reason": fits.preferred_reason,
-            "readings_at_1m": [{"hours": h, "usv_h_at_1m": r} for h, r in fits.readings_1m],
-            "fits": [
-                {
-                    "model": f.clearance.model,
-                    "parameters": f.clearance.parameters(),
-                    "physically_valid": f.physically_valid,
-                    "distinct": f.distinct,
-                    "preferred": f.clearance is clearance,
-                    "note": f.note,
-                    "ssr_log": f.ssr_log,
-                    "aicc": f.aicc,
-                    "residuals": [
-                        {
-                            "hours": r.hours,
-                            "measured_usv_h_at_1m": r.measured_usv_h,
-                            "fitted_usv_h_at_1m": r.fitted_usv_h,
-                            "residual_percent": r.residual_percent,
-                        }
-                        for r in f.residuals
-                    ],
-                }
-                for f in fits.fits
-            ],
-        },
-        "reading_plausibility": result.plausibility,
-        "blocking_warnings": list(result.blocking_warnings),
-        "discharge_after_h": decided.after_h,
-        "discharge": {
-            "profile": profile.name,
-            "criterion": decided.criterion,
-            "source": profile.source,
-            "threshold_usv_h": profile.threshold_usv_h,
-            "distance_m": profile.distance_m,
-            "method": decided.method,
-            "model": decided.model,
-            "explanation": decided.explanation,
-            "readings_window_h": list(decided.window_h) if decided.window_h else None,
-            "forecast": decided.forecast,
-            "candidates": [
-                {"model": m, "after_h": t, "accepted": ok} for m, t, ok in decided.candidates
-            ],
-            "at": _after(administered_at, decided.after_h),
-            "dose_rate_at_1m_usv_h": _rate_at_discharge(result),
-            "dose_to_others_msv": decided.dose_to_others_msv,
-        },
-        "us_10cfr35_75": {
-            "release_allowed_at_h": us.after_h,
-            "model": us.model,
-            "dose_to_others_if_released_at_discharge_msv": result.dose_to_others_at_discharge_msv,
-            "written_instructions_required": result.dose_to_others_at_discharge_msv > 1.0,
-            "source": PROFILES["us-nrc"].source,
-        },
-        "restrictions_model": {
-            "rule": "per contact pattern, the longest restriction of the physically valid fits",
-            "models_considered": [c.model for c in fits.plausible],
-            "models_used": sorted(used),
-        },
-        "restrictions": [
-            {
-                "contact": r.contact,
-                "category": r.category,
-                "constraint_msv": r.constraint_msv,
-                "per_episode": r.per_episode,
-                "restriction_h": r.restriction_h,
-                "until": r.until.isoformat(),
-                "dose_msv": r.dose_msv,
-                "model": r.model,
-            }
-            for r in result.restrictions
-        ],
-        "restrictions_source": "Cormack J, Shearer J, Phys Med Biol 1998;43:501-516 contact "
-        "patterns and constraints, computed with glowgreen",
-    }
-
-
-def _rate_at_discharge(result: ReleaseAdvice) -> float:
-    """Dose rate at 1 m at discharge: of the model used, else the highest valid fit's."""
-    decided = result.discharge
-    models = result.fits.plausible
-    chosen = [c for c in models if c.model == decided.model] or list(models)
-    return max(c.rate_usv_h(decided.after_h) for c in chosen)
-
-
-def _after(start: datetime, hours: float) -> str:
-    from datetime import timedelta
-
-    return (start + timedelta(hours=hours)).isoformat()
 
 
 def run_release(args: argparse.Namespace) -> int:
     """Print clearance, discharge and restrictions."""
+    from lutetia.services.release import release_advice_for, release_document
+
     administered_at = moment(args.administered_at, "--administered-at")
     administered = optional_number(args.administered_gbq, "--administered-gbq")
-    document = release_document(advice(args, administered_at, administered), administered_at)
+    advice = release_advice_for(release_settings(args), administered_at, administered)
+    document = release_document(advice, administered_at)
     if args.json:
         emit_json(document)
         return 0
@@ -445,11 +316,9 @@ def run_letter(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lutetia.cases.io import load_case
-    from lutetia.cases.model import day_of
     from lutetia.cli.output import atomic_output, check_output_path
-    from lutetia.nuclides import nuclide
-    from lutetia.protection.clearance import check_cycle_activity
-    from lutetia.reports.letter import LetterData, render_html, write_pdf
+    from lutetia.reports.letter import render_html, write_pdf
+    from lutetia.services.release import letter_data
 
     if not args.html and not args.pdf:
         raise BadInputError("--pdf", "give --html FILE and/or --pdf FILE")
@@ -461,49 +330,12 @@ def run_letter(args: argparse.Namespace) -> int:
         if args.html and Path(args.html).resolve() == Path(args.pdf).resolve():
             raise BadInputError("--pdf", "is the same file as --html")
     case = load_case(args.case)
-    cycles = case.course.cycles if case.course is not None else []
-    cycle = cycles[-1] if cycles else None
-    if args.injected_at:
-        injected_at = moment(args.injected_at, "--injected-at")
-        match = [c for c in cycles if day_of(c.date) == injected_at.date()]
-        cycle = match[0] if match else None
-    elif cycle is not None and isinstance(cycle.date, datetime):
-        injected_at = moment(cycle.date.isoformat(), "--injected-at")
-    else:
-        raise BadInputError(
-            "--injected-at",
-            "needed: the case's last cycle has no time of day with an offset",
-        )
-    if args.administered_gbq is not None:
-        administered = number(args.administered_gbq, "--administered-gbq")
-        check_cycle_activity(administered, "--administered-gbq")
-    elif cycle is not None:
-        administered = cycle.activity_gbq
-        check_cycle_activity(administered, f"course.cycles[{cycles.index(cycle)}].activity_gbq")
-    else:
-        raise BadInputError("--administered-gbq", "needed: no cycle of the case matches")
-    prescribed = optional_number(args.prescribed_gbq, "--prescribed-gbq")
-    if prescribed is not None:
-        check_cycle_activity(prescribed, "--prescribed-gbq")
-    result = advice(args, injected_at, administered)
-    deviation = 100 * (administered - prescribed) / prescribed if prescribed is not None else None
-    warnings: tuple[str, ...] = ()
-    if deviation is not None and abs(deviation) > 10:
-        warnings = (f"administered activity deviates {deviation:+.1f} % from the prescription",)
-    data = LetterData(
-        case=case,
-        injected_at=injected_at,
-        administered_gbq=administered,
-        prescribed_gbq=prescribed,
-        deviation_percent=deviation,
-        activity_warnings=warnings,
-        clearance=result.fits.preferred,
-        discharge=result.discharge,
-        restrictions=result.restrictions,
-        treatments_per_year=number(args.treatments_per_year, "--treatments-per-year"),
-        half_life_h=nuclide("Lu-177").half_life_h,
-        cycle_number=cycle.number if cycle is not None else None,
-        advice=result,
+    data = letter_data(
+        case,
+        release_settings(args),
+        injected_at=None if not args.injected_at else moment(args.injected_at, "--injected-at"),
+        administered_gbq=optional_number(args.administered_gbq, "--administered-gbq"),
+        prescribed_gbq=optional_number(args.prescribed_gbq, "--prescribed-gbq"),
     )
     html = render_html(data)
     with ExitStack() as stack:

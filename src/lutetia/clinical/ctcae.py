@@ -62,12 +62,18 @@ class Term:
     baseline_criteria: tuple[Criterion, ...] = ()
 
 
-def _down(lln_grade1: bool, *bounds: tuple[int, float]) -> tuple[Criterion, ...]:
+# _down and _up run at import only, to build TERMS: mutmut forks its test runs after the
+# import, so their mutants could never be activated; TERMS is pinned by tests/test_thresholds.py.
+def _down(
+    lln_grade1: bool, *bounds: tuple[int, float]
+) -> tuple[Criterion, ...]:  # pragma: no mutate block
     first = (Criterion(1, 1.0, "lln"),) if lln_grade1 else ()
     return first + tuple(Criterion(g, b, "absolute") for g, b in bounds)
 
 
-def _up(reference: Reference, *bounds: tuple[int, float]) -> tuple[Criterion, ...]:
+def _up(
+    reference: Reference, *bounds: tuple[int, float]
+) -> tuple[Criterion, ...]:  # pragma: no mutate block
     return tuple(Criterion(g, b, reference) for g, b in bounds)
 
 
@@ -264,14 +270,12 @@ def grade(
     )
 
     if term.baseline_criteria and baseline is not None:
-        b_low, b_high, b_text, _ = _grade_by(
+        b_low, _, b_text, _ = _grade_by(
             value, term.baseline_criteria, term.direction, term.unit, references
         )
         if b_low > lowest:
             lowest, text = b_low, b_text
         highest = max(highest, lowest)
-        if b_low == b_high and lowest == highest:
-            missing = ()
     decided = lowest == highest
     return Grade(
         term=term.name,
@@ -279,5 +283,5 @@ def grade(
         lowest=lowest,
         highest=highest,
         criterion=text if decided else "",
-        missing=() if decided else missing,
+        missing=missing,  # empty whenever the grade is decided (the tables make it so)
     )

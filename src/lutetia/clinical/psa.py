@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -81,14 +82,9 @@ def doubling_time(values: Sequence[PsaValue], *, field: str = "psa") -> Doubling
         raise BadInputError(field, "a doubling time needs at least two PSA values")
     if any(v.psa_ng_ml <= 0 for v in ordered):
         raise BadInputError(field, "a doubling time needs PSA values above zero")
-    t0 = ordered[0].day
-    xs = [float((v.day - t0).days) for v in ordered]
+    xs = [float(v.day.toordinal()) for v in ordered]  # days; the slope needs no origin
     ys = [math.log(v.psa_ng_ml) for v in ordered]
-    x_mean = sum(xs) / len(xs)
-    y_mean = sum(ys) / len(ys)
-    sxx = sum((x - x_mean) ** 2 for x in xs)
-    sxy = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True))
-    slope = sxy / sxx
+    slope = statistics.linear_regression(xs, ys).slope  # ordinary least squares
     return DoublingTime(
         slope_per_day=slope,
         doubling_time_days=math.log(2) / slope if slope > 0 else None,

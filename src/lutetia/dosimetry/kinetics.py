@@ -41,7 +41,7 @@ lies after the last measurement (extrapolated, not measured).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -192,28 +192,28 @@ def _optional(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _as_fit(points: TimeActivity, fits: ModelFits) -> Fit:
-    """The :class:`Fit` of the first (only) row of a batch fit of ``points``."""
+def _as_fit(points: TimeActivity, fits: ModelFits, row: int = 0) -> Fit:
+    """The :class:`Fit` of row ``row`` of a batch fit (``points``: that row's TAC)."""
     from lutetia.dosimetry.batch import Status
 
     model = fits.model
-    if fits.status[0] != Status.OK:
+    if fits.status[row] != Status.OK:
         # TimeActivity has checked the points, so only the fit itself can have failed.
         raise BadInputError("--model", f"the {model} model could not be fitted to these points")
-    values = [float(v) for v in fits.parameters[0]]
-    tia = require_finite(float(fits.tia_mbq_h[0]), "tia_mbq_h")
+    values = [float(v) for v in fits.parameters[row]]
+    tia = require_finite(float(fits.tia_mbq_h[row]), "tia_mbq_h")
     amplitudes, lambdas = _components(model, values)
 
     def curve(t: float) -> float:
         return math.fsum(a * math.exp(-lam * t) for a, lam in zip(amplitudes, lambdas, strict=True))
 
     cautions = reliability_warnings(
-        points, tia, float(fits.tail_mbq_h[0]), _optional(float(fits.slowest_lambda_per_h[0]))
+        points, tia, float(fits.tail_mbq_h[row]), _optional(float(fits.slowest_lambda_per_h[row]))
     )
     return Fit(
         model, dict(zip(fits.parameter_names, values, strict=True)), tia,
-        _optional(float(fits.tia_sd_mbq_h[0])), float(fits.ssr[0]),
-        _optional(float(fits.aicc[0])), float(fits.effective_half_life_h[0]), curve,
+        _optional(float(fits.tia_sd_mbq_h[row])), float(fits.ssr[row]),
+        _optional(float(fits.aicc[row])), float(fits.effective_half_life_h[row]), curve,
         warnings=cautions,
     )  # fmt: skip
 
@@ -238,27 +238,68 @@ def select_model(points: TimeActivity) -> Fit:
     One call of the batched engine (:func:`lutetia.dosimetry.batch.fit_batch`, ``"auto"``)
     with a batch of one; ``notes`` give every fitted model's AICc.
     """
+    result = select_models([points])[0]
+    if isinstance(result, BadInputError):
+        raise result
+    return result
+
+
+def select_models(series: Sequence[TimeActivity]) -> list[Fit | BadInputError]:
+    """:func:`select_model` for several TACs (one study's regions) in one batch.
+
+    The TACs with the same number of points, AICc selection and the same use of SDs
+    (all given or none) are fitted together by one call of the batched engine;
+    each TAC gets its :class:`Fit`, or the :class:`~lutetia.errors.BadInputError`
+    that says why it has none, in the order given.
+    """
     from lutetia.dosimetry.batch import Status, candidate_models, fit_batch
 
-    n = len(points)
-    if not candidate_models(n):
+    results: list[Fit | BadInputError | None] = [None] * len(series)
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for i, points in enumerate(series):
+        n = len(points)
+        if candidate_models(n):
+            groups.setdefault((n, points.sd_mbq is not None), []).append(i)
+            continue
         if n >= 2:
-            fit = fit_model(points, "mono")
-            return replace(
-                fit, aicc=None,
-                notes=(f"{n} points: too few for AICc selection; mono-exponential fitted",),
-            )  # fmt: skip
-        raise BadInputError(
-            "points", "one point: use a single-time-point method (lutetia dose stp)"
+            try:
+                fit = fit_model(points, "mono")
+            except BadInputError as error:
+                results[i] = error
+            else:
+                results[i] = replace(
+                    fit, aicc=None,
+                    notes=(f"{n} points: too few for AICc selection; mono-exponential fitted",),
+                )  # fmt: skip
+        else:
+            results[i] = BadInputError(
+                "points", "one point: use a single-time-point method (lutetia dose stp)"
+            )
+    for (_, with_sd), rows in groups.items():
+        times = [series[i].time_h for i in rows]
+        batch = fit_batch(
+            times[0] if all(t == times[0] for t in times) else times,
+            [series[i].activity_mbq for i in rows],
+            "auto",
+            sd_mbq=[series[i].sd_mbq or () for i in rows] if with_sd else None,
         )
-    result = fit_batch(points.time_h, points.activity_mbq, "auto", sd_mbq=points.sd_mbq)
-    index = int(result.model_index[0])
-    if index < 0:
-        raise BadInputError("points", "no model could be fitted")
-    notes = tuple(
-        f"{f.model}: AICc {float(f.aicc[0]):.2f}" for f in result.fits if f.status[0] == Status.OK
-    )
-    return replace(_as_fit(points, result.fits[index]), notes=notes)
+        for row, i in enumerate(rows):
+            index = int(batch.model_index[row])
+            if index < 0:
+                results[i] = BadInputError("points", "no model could be fitted")
+                continue
+            notes = tuple(
+                f"{f.model}: AICc {float(f.aicc[row]):.2f}"
+                for f in batch.fits
+                if f.status[row] == Status.OK
+            )
+            try:
+                fit = _as_fit(series[i], batch.fits[index], row)
+            except BadInputError as error:
+                results[i] = error
+            else:
+                results[i] = replace(fit, notes=notes)
+    return [result for result in results if result is not None]
 
 
 def trapezoid(points: TimeActivity, *, tail: Literal["physical", "fitted"] = "physical") -> Fit:

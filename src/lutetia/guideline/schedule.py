@@ -85,7 +85,7 @@ def cycle_dates(case: Case) -> list[tuple[date, bool, float]]:
         dates.append((day_of(course.planned_date), False, planned))
     while len(dates) < MAX_CYCLES:
         dates.append((dates[-1][0] + INTERVAL, False, planned))
-    return dates[: max(MAX_CYCLES, len(course.cycles))]
+    return dates
 
 
 def schedule(case: Case) -> list[Event]:

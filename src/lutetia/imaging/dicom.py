@@ -31,9 +31,10 @@ acquisition** (``Volume.acquired_at``), without decay correction to any other
 time. Decay Correction (0054,1102) ``START`` values are already that (the
 reference time is Decay Correction DateTime (0018,9701) when present, else
 Series Date/Time, PS3.3 C.8.9.1, PET Series Module); ``ADMIN`` values are
-decayed from the administration time to the reference; ``NONE`` values (and
-counts) are the mean over the frame and are divided by (1 − e^{−λT})/(λT), the
-mean of the decay factor over a frame of duration T (a PET series with several
+decayed from the administration time to the reference; ``NONE`` values (counts
+or Bq/mL alike: the unit and the decay correction are independent) are the mean
+over the frame and are divided by (1 − e^{−λT})/(λT), the mean of the decay
+factor over a frame of duration T (a PET series with several
 acquisition times, i.e. several beds, is then refused).
 
 Times: DICOM DA/TM carry no time zone. Timezone Offset From UTC (0008,0201)
@@ -64,6 +65,11 @@ if TYPE_CHECKING:
 SLICE_GAP_TOL = 0.01
 #: Relative tolerance between a half-life tag and ICRP-107.
 HALF_LIFE_TOL = 0.01
+#: Plausible SPECT volume sensitivity (reconstructed cps per MBq): a factor outside it is a
+#: wrong unit (cps/kBq, cps/Bq) or a typo, not a camera.
+CALIBRATION_RANGE_CPS_PER_MBQ = (1e-3, 1e5)
+#: Largest UTC offset in use (Line Islands, +14:00); DICOM allows −12:00 to +14:00.
+MAX_UTC_OFFSET = timedelta(hours=14)
 
 _ELEMENTS = {
     "fluorine": "F",
@@ -192,11 +198,28 @@ def _full(path: Path) -> Dataset:
 
 
 def _pixels(dataset: Dataset, path: Path) -> NDArray[np.float64]:
+    import warnings
+
     try:
-        array = np.asarray(dataset.pixel_array, dtype=np.float64)
+        with warnings.catch_warnings():
+            # pydicom warns (on stderr) about a Number of Frames that disagrees with the
+            # pixel data; the shape is checked against Number of Frames by the caller.
+            warnings.simplefilter("ignore")
+            array = np.asarray(dataset.pixel_array, dtype=np.float64)
     except Exception as error:  # short pixel data, unsupported transfer syntax, …
         raise BadInputError(f"{path}: PixelData", f"cannot be decoded ({error})") from error
     return array
+
+
+def _number(value: Any, field: str, *, positive: bool = False) -> float:
+    """A DICOM number (DS, IS, US, …) as a finite float; refused when it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(field, f"{value!r} is not a number") from None
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise BadInputError(field, f"{value!r} must be {'positive' if positive else 'finite'}")
+    return number
 
 
 # ------------------------------------------------------------------------ helpers
@@ -223,7 +246,9 @@ def _orientation(dataset: Dataset, label: str) -> tuple[NDArray[np.float64], NDA
         or abs(np.linalg.norm(col_dir) - 1) > 1e-3
         or abs(float(row_dir @ col_dir)) > 1e-3
     ):
-        raise BadInputError(f"{label}: ImageOrientationPatient", f"{list(iop)} is not orthonormal")
+        raise BadInputError(
+            f"{label}: ImageOrientationPatient", f"{iop.tolist()} is not orthonormal"
+        )
     # Re-orthonormalise the rounding of the decimal strings (DS holds 16 characters).
     row_dir = row_dir / np.linalg.norm(row_dir)
     col_dir = col_dir - (col_dir @ row_dir) * row_dir
@@ -237,9 +262,17 @@ def _pixel_spacing(dataset: Dataset, label: str) -> tuple[float, float]:
     return float(spacing[0]), float(spacing[1])
 
 
-def _rescale(dataset: Dataset) -> tuple[float, float]:
-    slope = float(dataset.get("RescaleSlope", 1.0) or 1.0)
-    intercept = float(dataset.get("RescaleIntercept", 0.0) or 0.0)
+def _rescale(dataset: Dataset, label: str, *, positive: bool) -> tuple[float, float]:
+    """Rescale Slope and Intercept; a slope that is 0, not finite or (``positive``) negative
+    is refused: it would turn every voxel into the same, a NaN or a negative activity."""
+    raw_slope, raw_intercept = dataset.get("RescaleSlope"), dataset.get("RescaleIntercept")
+    slope = 1.0 if raw_slope in (None, "") else _number(raw_slope, f"{label}: RescaleSlope")
+    intercept = (
+        0.0 if raw_intercept in (None, "") else _number(raw_intercept, f"{label}: RescaleIntercept")
+    )
+    if slope == 0 or (positive and slope < 0):
+        wanted = "positive" if positive else "non-zero"
+        raise BadInputError(f"{label}: RescaleSlope", f"{raw_slope!r} must be {wanted}")
     return slope, intercept
 
 
@@ -255,7 +288,12 @@ def _rwvm_bqml(dataset: Dataset, label: str) -> tuple[float, float] | None:
                 f"{label}: RealWorldValueMappingSequence",
                 "Bq/mL mapping without RealWorldValueSlope (LUT mappings are not supported)",
             )
-        return float(item.RealWorldValueSlope), float(item.get("RealWorldValueIntercept", 0.0))
+        where = f"{label}: RealWorldValueMappingSequence"
+        slope = _number(item.RealWorldValueSlope, f"{where}.RealWorldValueSlope", positive=True)
+        intercept = _number(
+            item.get("RealWorldValueIntercept", 0.0), f"{where}.RealWorldValueIntercept"
+        )
+        return slope, intercept
     return None
 
 
@@ -298,7 +336,11 @@ def _planes(path: Path, dataset: Dataset, use_rwvm: bool) -> list[_Plane]:
                 )
             transform = _functional(dataset, f, "PixelValueTransformationSequence")
             mapping = _functional(dataset, f, "RealWorldValueMappingSequence")
-            slope, intercept = _rescale(transform) if transform is not None else (1.0, 0.0)
+            slope, intercept = (
+                _rescale(transform, frame_label, positive=use_rwvm)
+                if transform is not None
+                else (1.0, 0.0)
+            )
             if use_rwvm:
                 holder = dataset if mapping is None else _wrap_rwvm(dataset, f)
                 rwvm = _rwvm_bqml(holder, frame_label)
@@ -316,7 +358,7 @@ def _planes(path: Path, dataset: Dataset, use_rwvm: bool) -> list[_Plane]:
                 )
             )
         return planes
-    slope, intercept = _rescale(dataset)
+    slope, intercept = _rescale(dataset, label, positive=use_rwvm)
     if use_rwvm:
         rwvm = _rwvm_bqml(dataset, label)
         if rwvm is not None:
@@ -339,8 +381,8 @@ def _planes(path: Path, dataset: Dataset, use_rwvm: bool) -> list[_Plane]:
     if frames > 1:
         if "SpacingBetweenSlices" not in dataset:
             raise BadInputError(f"{label}: SpacingBetweenSlices", "missing for a multi-frame image")
-        gap = float(dataset.SpacingBetweenSlices)
-        if not (math.isfinite(gap) and gap > 0):
+        gap = _number(dataset.SpacingBetweenSlices, f"{label}: SpacingBetweenSlices")
+        if not gap > 0:
             raise BadInputError(
                 f"{label}: SpacingBetweenSlices", f"{gap!r} must be positive (sign is ambiguous)"
             )
@@ -446,8 +488,10 @@ def _offset(dataset: Dataset, label: str, timezone: tzinfo | None) -> tuple[tzin
         if not match:
             raise BadInputError(f"{label}: TimezoneOffsetFromUTC", f"{raw!r} is not ±HHMM")
         sign = 1 if match.group(1) == "+" else -1
-        minutes = int(match.group(2)) * 60 + int(match.group(3))
-        return dt_timezone(sign * timedelta(minutes=minutes)), f"TimezoneOffsetFromUTC {raw}"
+        offset = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+        if int(match.group(3)) >= 60 or offset > MAX_UTC_OFFSET:
+            raise BadInputError(f"{label}: TimezoneOffsetFromUTC", f"{raw!r} is not a UTC offset")
+        return dt_timezone(sign * offset), f"TimezoneOffsetFromUTC {raw}"
     if timezone is not None:
         return timezone, f"time zone given by the user ({timezone})"
     return None, ""
@@ -531,9 +575,7 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
     total = item.get("RadionuclideTotalDose")
     if total is None or total == "":
         raise BadInputError(f"{where}.RadionuclideTotalDose", "missing")
-    activity_bq = float(total)
-    if not (math.isfinite(activity_bq) and activity_bq > 0):
-        raise BadInputError(f"{where}.RadionuclideTotalDose", f"{total!r} must be positive")
+    activity_bq = _number(total, f"{where}.RadionuclideTotalDose", positive=True)
     notes: list[str] = []
     if item.get("RadiopharmaceuticalStartDateTime"):
         holder = item.copy()
@@ -552,7 +594,8 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
         raise BadInputError(f"{where}.RadiopharmaceuticalStartDateTime", "missing")
     half_life_h: float | None = None
     if item.get("RadionuclideHalfLife"):
-        half_life_h = float(item.RadionuclideHalfLife) / 3600.0
+        seconds = _number(item.RadionuclideHalfLife, f"{where}.RadionuclideHalfLife", positive=True)
+        half_life_h = seconds / 3600.0
     nuclide = _nuclide_from(item)
     source = (
         f"{label}: RadionuclideTotalDose {activity_bq:.6g} Bq at {at.isoformat()} ({how})"
@@ -582,10 +625,16 @@ def read_patient_weight_kg(
     raw = header.get("PatientWeight")
     if raw is None or raw == "":
         raise BadInputError(f"{path}: PatientWeight", "missing (needed for SUVbw)")
-    weight = float(raw)
-    if not (math.isfinite(weight) and weight > 0):
-        raise BadInputError(f"{path}: PatientWeight", f"{raw!r} must be positive")
-    return weight
+    return _number(raw, f"{path}: PatientWeight", positive=True)
+
+
+def read_patient_id(
+    source: str | Path | Sequence[str | Path], *, series_uid: str | None = None
+) -> str | None:
+    """Patient ID (0010,0020) of a series, or None when it is absent or empty."""
+    header = _series(source, series_uid)[0][1]
+    text = str(header.get("PatientID") or "").strip()
+    return text or None
 
 
 def checked_half_life_h(injection: Injection) -> float:
@@ -617,7 +666,8 @@ def checked_half_life_h(injection: Injection) -> float:
 
 def _frame_duration_s(dataset: Dataset, label: str) -> tuple[float, str]:
     if dataset.get("ActualFrameDuration"):
-        return float(dataset.ActualFrameDuration) / 1000.0, "ActualFrameDuration"
+        duration_ms = _number(dataset.ActualFrameDuration, f"{label}: ActualFrameDuration")
+        return duration_ms / 1000.0, "ActualFrameDuration"
     rotations = dataset.get("RotationInformationSequence")
     if rotations:
         total = 0.0
@@ -627,7 +677,10 @@ def _frame_duration_s(dataset: Dataset, label: str) -> tuple[float, str]:
                     f"{label}: RotationInformationSequence",
                     "ActualFrameDuration or NumberOfFramesInRotation missing",
                 )
-            total += float(item.ActualFrameDuration) / 1000.0 * int(item.NumberOfFramesInRotation)
+            where = f"{label}: RotationInformationSequence"
+            duration_ms = _number(item.ActualFrameDuration, f"{where}.ActualFrameDuration")
+            views = _number(item.NumberOfFramesInRotation, f"{where}.NumberOfFramesInRotation")
+            total += duration_ms / 1000.0 * views
         return total, "RotationInformationSequence ActualFrameDuration × NumberOfFramesInRotation"
     raise BadInputError(f"{label}: ActualFrameDuration", "missing (needed to turn counts into Bq)")
 
@@ -680,6 +733,12 @@ def read_series(
         raise BadInputError(
             "calibration_cps_per_mbq", f"{calibration_cps_per_mbq!r} must be positive"
         )
+    low, high = CALIBRATION_RANGE_CPS_PER_MBQ
+    if calibration_cps_per_mbq is not None and not low <= calibration_cps_per_mbq <= high:
+        raise BadInputError(
+            "calibration_cps_per_mbq",
+            f"{calibration_cps_per_mbq:g} cps/MBq is outside {low:g}–{high:g} (a unit slip?)",
+        )
     members = _series(source, series_uid)
     first_path, first = members[0]
     label = str(first_path) if len(members) == 1 else f"{first_path.parent} (series)"
@@ -716,6 +775,8 @@ def read_series(
 
     acquired_at, time_source = _acquisition_time(first, modality, label, timezone)
     correction = str(first.get("DecayCorrection", "NONE" if modality == "NM" else "")).upper()
+    if correction not in {"", "NONE", "START", "ADMIN"}:
+        raise BadInputError(f"{label}: DecayCorrection", f"{correction!r} is not NONE/START/ADMIN")
     quantity: Quantity = "activity_concentration"
     if rwvm_present:
         scale = "Real World Value Mapping (units Bq/mL)"
@@ -747,7 +808,9 @@ def read_series(
     decay_note = "values at acquisition start"
     if kind == "suv":
         decay_note = f"DecayCorrection {correction or 'absent'} (as the scanner computed SUV)"
-    elif kind == "counts" or correction in {"NONE", ""}:
+    elif correction in {"NONE", ""}:
+        # Decay is handled by DecayCorrection whatever the unit: counts corrected to the
+        # acquisition start (START) or to the administration (ADMIN) are not divided again.
         if modality == "PT":
             # Not decay corrected: each plane refers to its own acquisition time (one per bed).
             starts = {
@@ -787,6 +850,8 @@ def read_series(
         )
     else:
         raise BadInputError(f"{label}: DecayCorrection", f"{correction!r} is not NONE/START/ADMIN")
+    if not np.all(np.isfinite(values)):
+        raise BadInputError(f"{label}: PixelData", "values are not finite after rescaling")
     unit = "g/mL" if quantity == "suv_bw" else "Bq/mL"
     return Volume(
         grid,

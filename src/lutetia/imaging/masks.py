@@ -703,15 +703,26 @@ def read_labels_file(path: str | Path) -> dict[int, str]:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise BadInputError(field, f"cannot read {file}: {error}") from error
+    except UnicodeDecodeError as error:
+        raise BadInputError(field, f"{file} is not UTF-8 text: {error}") from error
     rows: list[tuple[str, str]]
     if file.suffix.lower() == ".json":
+
+        def pairs(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+            return items  # every pair kept, so that a label given twice is seen
+
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=pairs)
         except json.JSONDecodeError as error:
             raise BadInputError(field, f"{file} is not JSON: {error}") from error
-        if not isinstance(data, dict):
+        if not isinstance(data, list) or not all(isinstance(p, tuple) for p in data):
             raise BadInputError(field, f"{file}: expected an object label → name")
-        rows = [(str(k), str(v)) for k, v in data.items()]
+        for key, value in data:
+            if not isinstance(value, str):
+                raise BadInputError(
+                    field, f"{file}: the name of label {key!r} is {value!r}, not a string"
+                )
+        rows = [(str(k).strip(), str(v).strip()) for k, v in data]
     else:
         rows = [
             (row[0].strip(), row[1].strip())
@@ -728,8 +739,17 @@ def read_labels_file(path: str | Path) -> dict[int, str]:
             raise BadInputError(field, f"{file}: label {key!r} is not an integer") from error
         if label in result:
             raise BadInputError(field, f"{file}: label {label} is named twice")
+        if label <= 0:
+            raise BadInputError(
+                field, f"{file}: label {label} is not a region (0 is the background)"
+            )
         if not name:
             raise BadInputError(field, f"{file}: label {label} has no name")
+        twin = next((k for k, v in result.items() if v.casefold() == name.casefold()), None)
+        if twin is not None:
+            raise BadInputError(
+                field, f"{file}: labels {twin} and {label} have the same name {name!r}"
+            )
         result[label] = name
     if not result:
         raise BadInputError(field, f"{file} names no label")
@@ -765,7 +785,10 @@ def _read_nifti(
         image: Any = nibabel.load(file)
     except Exception as error:  # nibabel raises many kinds for a bad file
         raise BadInputError("masks", f"cannot read {file} as NIfTI: {error}") from error
-    data = np.asanyarray(image.dataobj)
+    try:
+        data = np.asanyarray(image.dataobj)
+    except Exception as error:  # truncated or corrupt: EOFError, OSError, zlib.error, …
+        raise BadInputError("masks", f"cannot read {file} as NIfTI: {error}") from error
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
     if data.ndim != 3:
@@ -881,21 +904,29 @@ def _read_rtstruct(
     subdivisions: tuple[int, int, int] | None,
 ) -> Masks:
     what = f"DICOM RTSTRUCT {file.name}"
-    rois = {
-        int(item.ROINumber): (
-            str(item.get("ROIName", "")).strip() or f"roi_{int(item.ROINumber)}",
-            item.get("ReferencedFrameOfReferenceUID"),
-        )
-        for item in header.get("StructureSetROISequence", [])
-    }
+
+    def roi_number(item: Any, keyword: str, where: str) -> int:
+        raw = item.get(keyword)
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise BadInputError(
+                f"masks: {what}: {where}.{keyword}", f"{raw!r} is not an integer"
+            ) from None
+
+    rois = {}
+    for index, item in enumerate(header.get("StructureSetROISequence", [])):
+        number = roi_number(item, "ROINumber", f"StructureSetROISequence[{index}]")
+        name = str(item.get("ROIName", "")).strip() or f"roi_{number}"
+        rois[number] = (name, item.get("ReferencedFrameOfReferenceUID"))
     warnings: list[str] = []
     frames = {str(uid) for _, uid in rois.values() if uid}
     if len(frames) > 1:
         raise BadInputError("frame_of_reference_uid", f"{what} refers to {len(frames)} frames")
     warnings += _check_frame(next(iter(frames), None), reference, allow_other, what)
     stacks: dict[str, _ContourStack] = {}
-    for item in header.get("ROIContourSequence", []):
-        number = int(item.ReferencedROINumber)
+    for index, item in enumerate(header.get("ROIContourSequence", [])):
+        number = roi_number(item, "ReferencedROINumber", f"ROIContourSequence[{index}]")
         name = rois.get(number, (f"roi_{number}", None))[0]
         contours = []
         for contour in item.get("ContourSequence", []):
@@ -903,7 +934,17 @@ def _read_rtstruct(
             if kind != "CLOSED_PLANAR":
                 warnings.append(f"structure {name!r}: {kind or 'untyped'} contour ignored")
                 continue
-            data = np.asarray([float(v) for v in contour.ContourData], dtype=np.float64)
+            raw = contour.get("ContourData")
+            if raw is None:
+                raise BadInputError(f"structure {name!r}", "a contour has no ContourData")
+            try:
+                data = np.asarray([float(v) for v in raw], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise BadInputError(
+                    f"structure {name!r}", "ContourData holds values that are not numbers"
+                ) from None
+            if not np.all(np.isfinite(data)):
+                raise BadInputError(f"structure {name!r}", "ContourData is not finite")
             if data.size < 9 or data.size % 3:
                 raise BadInputError(f"structure {name!r}", "a contour has fewer than 3 points")
             contours.append(data.reshape(-1, 3))

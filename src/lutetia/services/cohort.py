@@ -19,6 +19,8 @@ from typing import Any, Final
 from lutetia.errors import BadInputError
 from lutetia.services.image_dosimetry import Options, run_study, study_inputs
 
+#: Local worker processes allowed per CPU (each is a Python process with the imaging stack).
+MAX_WORKERS_PER_CPU: Final[int] = 4
 #: Columns of the cohort table, in order.
 COLUMNS: Final[tuple[str, ...]] = (
     "study",
@@ -142,10 +144,17 @@ def run_cohort(
 
     if workers is not None and workers < 1:
         raise BadInputError("--workers", f"{workers} must be at least 1")
+    most = MAX_WORKERS_PER_CPU * (os.cpu_count() or 1)
+    if workers is not None and scheduler is None and workers > most:
+        raise BadInputError(
+            "--workers",
+            f"{workers} local worker processes on {os.cpu_count() or 1} CPUs: at most {most}",
+        )
     total = len(studies)
     cluster = None
     if scheduler is None:
-        count = workers or max(1, min(total, os.cpu_count() or 1))
+        # No more workers than studies: an idle worker process costs memory and start-up.
+        count = min(workers, max(1, total)) if workers else max(1, min(total, os.cpu_count() or 1))
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=count,
             threads_per_worker=1,

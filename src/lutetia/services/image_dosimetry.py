@@ -17,9 +17,9 @@ each done by a module of its own:
 4. per region: activity at each time point = Σ C·V over its voxels, the
    region carried onto that time point's own grid through the transform
    (:func:`lutetia.imaging.registration.transfer_mask`: counts are summed as
-   acquired, not interpolated); the TAC is
-   fitted by the organ kinetics (:func:`lutetia.dosimetry.kinetics.fit_tac`,
-   automatic model choice), and the TIA converted to an absorbed dose by the
+   acquired, not interpolated); the regions' TACs are
+   fitted together by the organ kinetics (:func:`lutetia.dosimetry.kinetics.select_models`:
+   one batch, automatic model choice per TAC), and the TIA converted to an absorbed dose by the
    organ S value of a sphere of the region's mass
    (:func:`lutetia.dosimetry.absorbed.absorbed_dose`);
 5. optionally, voxel by voxel (every time point resampled onto the first
@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from lutetia.errors import BadInputError
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from lutetia.imaging.masks import Masks
     from lutetia.imaging.mass import DensityCalibration
     from lutetia.imaging.registration import Registration
-    from lutetia.imaging.volume import Volume
+    from lutetia.imaging.volume import Grid, Volume
 
 #: A study needs at least this many time points for a fit of its kinetics.
 MIN_TIMEPOINTS: Final[int] = 2
@@ -221,11 +221,17 @@ def _activity_mbq(volume: Volume, mask: NDArray[np.bool_]) -> float:
 def _read_spect(
     inputs: StudyInputs, options: Options, progress: Progress | None
 ) -> tuple[list[Volume], Any, list[str]]:
-    from lutetia.imaging.dicom import checked_half_life_h, read_injection, read_series
+    from lutetia.imaging.dicom import (
+        checked_half_life_h,
+        read_injection,
+        read_patient_id,
+        read_series,
+    )
 
     calibration = inputs.calibration_cps_per_mbq or options.calibration_cps_per_mbq
     volumes = []
     warnings: list[str] = []
+    _distinct_series(inputs.spect)
     for path in inputs.spect:
         _say(progress, f"reading SPECT {path.name}")
         volume = read_series(path, calibration_cps_per_mbq=calibration, timezone=options.timezone)
@@ -261,13 +267,64 @@ def _read_spect(
         raise BadInputError(
             "--spect", f"{len(volumes)} time point(s): at least {MIN_TIMEPOINTS} are needed"
         )
-    for volume, path in zip(volumes[1:], [inputs.spect[i] for i in order][1:], strict=True):
+    paths = [inputs.spect[i] for i in order]
+    for index in range(1, len(volumes)):
+        at = volumes[index].acquired_at
+        if at is not None and at == volumes[index - 1].acquired_at:
+            raise BadInputError(
+                "--spect",
+                f"{paths[index - 1]} and {paths[index]} were acquired at the same time "
+                f"({at.isoformat()}): one time point given twice?",
+            )
+    patients = {str(p): read_patient_id(p) for p in inputs.spect}
+    named = {pid for pid in patients.values() if pid is not None}
+    if len(named) > 1:
+        listing = ", ".join(f"{p}: {pid}" for p, pid in patients.items())
+        raise BadInputError("--spect", f"the series are of different patients ({listing})")
+    for volume, path in zip(volumes[1:], paths[1:], strict=True):
+        if not _grids_overlap(volume.grid, volumes[0].grid):
+            raise BadInputError(
+                "--spect",
+                f"{path}: its field of view does not overlap the first time point's "
+                "(a series of another study, or a wrong Image Position)",
+            )
         if not volume.grid.same_as(volumes[0].grid, tol_mm=0.5) and not options.register:
             warnings.append(
                 f"{path}: its grid differs from the first time point's; it is resampled onto it "
                 "without registration (use --register to align the anatomy)"
             )
     return volumes, injection, warnings
+
+
+def _distinct_series(paths: Sequence[Path]) -> None:
+    """Refuse one SPECT series given twice (the same folder or file, however spelled)."""
+    import os
+
+    for index, path in enumerate(paths):
+        for earlier in paths[:index]:
+            try:
+                same = os.path.samefile(path, earlier)
+            except OSError:
+                continue  # a missing path is reported by the reader
+            if same:
+                raise BadInputError("--spect", f"{path} is given twice (one series per time point)")
+
+
+def _grids_overlap(a: Grid, b: Grid) -> bool:
+    """Whether the LPS bounding boxes of two grids (voxel extents included) intersect."""
+    import numpy as np
+
+    def box(grid: Grid) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        size = np.array(grid.size_ijk, dtype=np.float64)
+        corners = np.array(
+            [[i, j, k] for i in (-0.5, size[0] - 0.5) for j in (-0.5, size[1] - 0.5)
+             for k in (-0.5, size[2] - 0.5)]
+        )  # fmt: skip
+        points = grid.index_to_lps(corners)
+        return points.min(axis=0), points.max(axis=0)
+
+    (low_a, high_a), (low_b, high_b) = box(a), box(b)
+    return bool(np.all(low_a < high_b) and np.all(low_b < high_a))
 
 
 def _align(
@@ -390,7 +447,7 @@ def run_study(
     """
 
     from lutetia.dosimetry.absorbed import absorbed_dose
-    from lutetia.dosimetry.kinetics import TimeActivity, fit_tac
+    from lutetia.dosimetry.kinetics import TimeActivity, select_models
     from lutetia.imaging.dicom import read_series
     from lutetia.imaging.masks import read_masks
     from lutetia.imaging.mass import region_masses
@@ -414,11 +471,11 @@ def run_study(
             raise BadInputError(str(inputs.ct), f"is {ct.quantity}, not a CT")
     masses = region_masses(masks, ct)
     regions: dict[str, dict[str, Any]] = {}
+    curves: dict[str, TimeActivity | BadInputError] = {}
     for name in masks.names():
-        _say(progress, f"fitting {name}")
-        mask = masks[name]
-        activities = _region_activities(name, mask, volumes, transforms, warnings)
-        region: dict[str, Any] = {
+        _say(progress, f"measuring {name}")
+        activities = _region_activities(name, masks[name], volumes, transforms, warnings)
+        regions[name] = {
             "mass_g": masses[name].mass_g,
             "mass_method": masses[name].method,
             "volume_ml": masks.regions[name].volume_ml,
@@ -427,7 +484,21 @@ def run_study(
             ],
         }
         try:
-            fit = fit_tac(TimeActivity(times_h, activities), "auto")
+            curves[name] = TimeActivity(times_h, activities)
+        except BadInputError as error:
+            curves[name] = error
+    # Every region's TAC in one batch of the kinetics engine.
+    _say(progress, "fitting the regions' time-activity curves")
+    measured = [name for name, curve in curves.items() if isinstance(curve, TimeActivity)]
+    fits = dict(
+        zip(measured, select_models([cast(TimeActivity, curves[n]) for n in measured]), strict=True)
+    )
+    for name, region in regions.items():
+        try:
+            curve = curves[name]
+            fit = curve if isinstance(curve, BadInputError) else fits[name]
+            if isinstance(fit, BadInputError):
+                raise fit
             dose = absorbed_dose(fit.tia_mbq_h, masses[name].mass_g, mass_range_key(name))
         except BadInputError as error:
             region.update(
@@ -446,7 +517,6 @@ def run_study(
                 dose_model=dose.model,
             )
             warnings.extend(f"{name}: {w}" for w in (*fit.warnings, *dose.warnings))
-        regions[name] = region
     document: dict[str, Any] = {
         "regions": regions,
         "registration": registration,
