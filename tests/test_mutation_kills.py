@@ -554,15 +554,40 @@ def test_stale_measured_gfr_in_place_of_the_egfr_is_stale_and_postpones() -> Non
     assert result.decision == "postpone"
 
 
-def test_a_fresh_measured_gfr_or_egfr_whichever_is_newer_counts() -> None:
-    # The eGFR's creatinine is 10 days old but a measured GFR of the scheduled day stands in.
+def test_a_fresh_measured_gfr_does_not_freshen_a_stale_egfr() -> None:
+    # The eGFR-loss rule compares eGFRs only: a stale eGFR must be redrawn even when a
+    # measured GFR of the scheduled day exists (it stands in only for a missing eGFR).
     def old_renal(data: Data) -> None:
         move_lab("creatinine", SCHEDULED, "2026-03-20")(data)
         move_lab("egfr", SCHEDULED, "2026-03-20")(data)
 
     result = course(old_renal, _measured_gfr(SCHEDULED, keep_creatinine=True))
     (stale,) = hits(result, "labs.stale")
-    assert seen(stale) == {"creatinine": "2026-03-20"}
+    assert seen(stale) == {"creatinine": "2026-03-20", "egfr": "2026-03-20"}
+    assert result.decision == "postpone"
+
+
+@pytest.mark.parametrize(
+    ("measured_day", "discontinues"),
+    [("2026-02-01", True), ("2026-03-24", True), ("2026-03-25", False), (SCHEDULED, False)],
+)
+def test_an_older_measured_gfr_does_not_hide_a_newer_egfr_below_30(
+    measured_day: str, discontinues: bool
+) -> None:
+    # eGFR 25 on the scheduled day (03-30); a measured GFR of 70 more than 5 days older must
+    # not hide it (GFR < 30 mL/min: discontinue). Up to 5 days older, the measurement counts.
+    def low_egfr(data: Data) -> None:
+        (egfr,) = [x for x in data["labs"] if x["analyte"] == "egfr" and x["date"] == SCHEDULED]
+        egfr["value"] = 25.0
+        drop_labs("creatinine", SCHEDULED)(data)
+        data["labs"].append(
+            {"analyte": "gfr_measured", "value": 70.0, "unit": "mL/min", "date": measured_day}
+        )
+
+    result = course(low_egfr)
+    assert bool(hits(result, "discontinue.gfr")) is discontinues
+    if discontinues:
+        assert result.decision == "discontinue"
 
 
 def test_complete_course_needs_no_labs_for_a_next_cycle() -> None:
@@ -880,6 +905,15 @@ def test_a_decided_grade_reports_nothing_missing() -> None:
     undecided = grade("creatinine", 3.5, baseline=1.0)
     assert undecided.grade is None
     assert undecided.missing == ("uln",)
+
+
+def test_schedule_keeps_a_planned_cycle_beyond_six_under_individual_dosimetry() -> None:
+    data = copy.deepcopy(COMPLETE)
+    data["course"]["individual_dosimetry"] = True
+    data["course"]["planned_date"] = "2026-09-17"
+    dates = cycle_dates(case_from_mapping(data))
+    assert len(dates) == 7
+    assert dates[-1][:2] == (date(2026, 9, 17), False)
 
 
 # --- Further guards and branches ----------------------------------------------------------

@@ -208,11 +208,11 @@ def atomic_output(target: str, *, option: str, inputs: Sequence[str] = ()) -> It
 
 
 #: Fields the imaging and service layers name, as the options a user of these commands typed.
+#: Only fields that come from one option alone (``labels`` and ``mask`` also name arrays
+#: built inside the program, so they are not mapped).
 OPTION_OF_FIELD: Final[dict[str, str]] = {
     "masks": "--masks",
-    "mask": "--masks",
     "labels_file": "--labels",
-    "labels": "--labels",
     "calibration_cps_per_mbq": "--calibration-cps-per-mbq",
 }
 

@@ -132,6 +132,11 @@ def run_pet(args: argparse.Namespace) -> int:
         raise BadInputError("--pet", f"is {volume.quantity} ({volume.unit}), not a PET")
     if volume.quantity == "suv_bw":
         suv = volume
+        if args.weight_kg is not None:
+            weight_notes.append(
+                f"--weight-kg {args.weight_kg:g} kg not used: the PET holds SUVbw computed by "
+                "the scanner with its own Patient Weight"
+            )
     else:
         injection = read_injection(args.pet, timezone=timezone)
         weight = args.weight_kg

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
-from typing import Literal
+from typing import Final, Literal
 
 from lutetia.cases.model import Case, Lab, day_of
 from lutetia.clinical.renal import egfr_ckd_epi_2021
 from lutetia.errors import BadInputError
+from lutetia.guideline.thresholds import STALE_AFTER_DAYS
 from lutetia.units import Analyte
 
 
@@ -49,6 +50,13 @@ class LabView:
 
 
 GfrSource = Literal["gfr_measured", "creatinine_clearance", "egfr", "egfr_computed"]
+
+
+#: How a GFR measurement is named in a note.
+LABEL_OF_SOURCE: Final[dict[str, str]] = {
+    "gfr_measured": "measured GFR",
+    "creatinine_clearance": "creatinine clearance",
+}
 
 
 @dataclass(frozen=True)
@@ -169,19 +177,25 @@ class Context:
 
     @cached_property
     def gfr(self) -> Gfr | None:
-        """The GFR for the GFR rules: measured GFR or CrCl first, else eGFR."""
+        """The GFR for the GFR rules: a measured GFR or creatinine clearance (the newer of
+        the two) before the eGFR, unless the eGFR is more than 5 days newer
+        (``STALE_AFTER_DAYS``, the age of a lab the guideline accepts): an old measurement
+        never hides a newer eGFR (GFR < 30 mL/min discontinues).
+        """
         measured = [
             v for v in (self.latest("gfr_measured"), self.latest("creatinine_clearance")) if v
         ]
-        if measured:
-            best = max(measured, key=lambda v: v.day)
+        egfr, note = self.egfr
+        best = max(measured, key=lambda v: v.day) if measured else None
+        if best is not None and (egfr is None or (egfr.day - best.day).days <= STALE_AFTER_DAYS):
             if best.analyte == "gfr_measured":
                 return Gfr(best.value, "mL/min", "gfr_measured", best.day, "measured GFR")
             return Gfr(
                 best.value, "mL/min", "creatinine_clearance", best.day, "creatinine clearance"
             )
-        egfr, note = self.egfr
         if egfr is None:
             return None
+        if best is not None:
+            note += f"; newer than the {LABEL_OF_SOURCE[best.analyte]} of {best.day.isoformat()}"
         source: GfrSource = "egfr" if egfr.index is not None else "egfr_computed"
         return Gfr(egfr.value, "mL/min/{1.73_m2}", source, egfr.day, note)

@@ -86,7 +86,7 @@ HEMATOLOGIC: Final[tuple[Analyte, ...]] = ("hemoglobin", "wbc", "anc", "platelet
 #: Words that mark an unknown term as skeletal (item 5), so that it still holds.
 SKELETAL_WORDS: Final[tuple[str, ...]] = ("skeletal", "fracture", "spinal cord compression")
 #: Where the GFR is measured rather than estimated (it stands in for a missing eGFR).
-MEASURED_GFR_SOURCES: Final[tuple[str, ...]] = ("gfr_measured", "creatinine_clearance")
+MEASURED_GFR_SOURCES: Final[tuple[Analyte, ...]] = ("gfr_measured", "creatinine_clearance")
 SAFETY_LABS: Final[tuple[Analyte, ...]] = (
     "hemoglobin",
     "wbc",
@@ -639,14 +639,17 @@ def lab_panel(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     window_start = plan.planned - timedelta(days=STALE_AFTER_DAYS)
     missing: list[str] = []
     stale: dict[str, str] = {}
-    gfr = ctx.gfr
-    # A measured GFR or a creatinine clearance stands in for the eGFR (the newer one counts).
-    measured_day = gfr.day if gfr is not None and gfr.source in MEASURED_GFR_SOURCES else None
+    # A measured GFR or a creatinine clearance stands in for a missing eGFR, never for a
+    # stale one: the eGFR-loss rule compares eGFRs only, so a stale eGFR must be redrawn.
+    measured = [ctx.latest(a) for a in MEASURED_GFR_SOURCES]
+    measured_days = [v.day for v in measured if v is not None]
     for analyte in REQUIRED_LABS:
         if analyte == "egfr":
             view, _ = ctx.egfr
-            days = [d for d in (view.day if view else None, measured_day) if d is not None]
-            day = max(days) if days else None
+            if view is not None:
+                day: date | None = view.day
+            else:
+                day = max(measured_days) if measured_days else None
         else:
             latest = ctx.latest(analyte)
             day = latest.day if latest is not None else None

@@ -73,7 +73,8 @@ class Event:
 
 def cycle_dates(case: Case) -> list[tuple[date, bool, float]]:
     """(date, given, activity in GBq) of cycles 1–6: given ones as recorded, the rest
-    every 6 weeks at the planned activity (earlier reductions carry over)."""
+    every 6 weeks at the planned activity (earlier reductions carry over); under
+    individual dosimetry, every given cycle and the planned one, also beyond six."""
     course = case.course
     if course is None or (not course.cycles and course.planned_date is None):
         raise BadInputError(
@@ -81,7 +82,10 @@ def cycle_dates(case: Case) -> list[tuple[date, bool, float]]:
         )
     dates = [(day_of(c.date), True, c.activity_gbq) for c in course.cycles]
     planned = course.planned_activity_gbq or (dates[-1][2] if dates else APPROVED_ACTIVITY_GBQ)
-    if len(dates) < MAX_CYCLES and course.planned_date is not None:
+    # The planned cycle is on the plan before cycle 6, and after it under individual
+    # dosimetry (which allows more than six cycles).
+    beyond = course.individual_dosimetry
+    if course.planned_date is not None and (len(dates) < MAX_CYCLES or beyond):
         dates.append((day_of(course.planned_date), False, planned))
     while len(dates) < MAX_CYCLES:
         dates.append((dates[-1][0] + INTERVAL, False, planned))
