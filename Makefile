@@ -54,11 +54,13 @@ clean:
 	rm -rf .venv .tools .mypy_cache .pytest_cache .ruff_cache .hypothesis
 
 # Mutation testing of src/lutetia/guideline and src/lutetia/clinical with mutmut
-# ([tool.mutmut] in pyproject.toml; about 45 minutes on 2 cores, results kept in mutants/:
-# delete it for a clean run). Survivors: `mutmut results`; one of them: `mutmut show NAME`.
+# ([tool.mutmut] in pyproject.toml; about 30 minutes on 2 cores, results kept in mutants/:
+# delete it for a clean run; a survivor is not run again after a test is added unless it is
+# named: `mutmut run NAME ...`). Survivors: `mutmut results`; one: `mutmut show NAME`.
 # Figures and the classification of survivors: benchmarks/README.md, "Mutation testing".
 .PHONY: mutation
 mutation: setup
 	$(RUN) mutmut run
 	$(RUN) mutmut export-cicd-stats
 	@cat mutants/mutmut-cicd-stats.json; echo
+	$(RUN) python benchmarks/mutation_kinds.py
