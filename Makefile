@@ -33,6 +33,10 @@ demo: setup
 	@echo; echo "== 5. Kidney dosimetry: lutetia dose tac examples/tac/kidneys.csv --mass-g 300"
 	$(RUN) lutetia dose tac examples/tac/kidneys.csv --mass-g 300 --plot out/kidneys-tac.png
 	$(RUN) lutetia dose bed --dose-gy 2.07 --teff-h 42.4 --organ kidneys
+	@echo; echo "== 6. Image dosimetry: the synthetic SPECT/CT phantom (4 scans, moved between them)"
+	@rm -rf out/phantom && mkdir -p out/phantom
+	$(RUN) python -c "from lutetia.imaging.phantom import make_phantom; make_phantom('out/phantom', shape=(48, 48, 48), spacing_mm=(6.4, 6.4, 6.4))"
+	$(RUN) lutetia dose images $(foreach h,4 24 48 168,--spect out/phantom/spect_$(h)h) --ct out/phantom/ct --masks out/phantom/labels.nii.gz --labels out/phantom/labels.json --calibration-cps-per-mbq 10 --register
 
 lint: setup
 	$(RUN) ruff check .
