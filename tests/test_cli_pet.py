@@ -58,10 +58,23 @@ def test_block_holds_the_phantom_suvs(
     assert {"kidney_left", "kidney_right", "liver"} <= names
 
 
-def test_without_tracer_it_is_listed_as_missing(
-    phantom: PhantomTruth, capsys: pytest.CaptureFixture[str]
+def test_tracer_from_the_dicom_tag_else_listed_as_missing(
+    phantom: PhantomTruth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Without --tracer: the PET's Radiopharmaceutical (0018,0031), said in the notes.
     assert main([*_args(phantom), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["psma_pet"]["tracer"] == "68Ga-PSMA-11"
+    assert any("Radiopharmaceutical (0018,0031)" in note for note in document["notes"])
+    # A PET without the tag: the tracer is missing, never guessed.
+    bare = tmp_path / "pet"
+    bare.mkdir()
+    for path in sorted(phantom.pet_dir.iterdir()):
+        dataset = pydicom.dcmread(path)
+        del dataset.RadiopharmaceuticalInformationSequence[0].Radiopharmaceutical
+        dataset.save_as(bare / path.name)
+    argv = ["pet", "--pet", str(bare), "--masks", str(phantom.labels_path)]
+    assert main([*argv, "--labels", str(phantom.label_names_path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert "tracer" not in document["psma_pet"]
     assert any(m.startswith("tracer") for m in document["missing"])

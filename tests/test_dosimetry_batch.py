@@ -427,6 +427,35 @@ def test_select_models_is_select_model_for_each_tac_in_order() -> None:
     assert select_models([]) == []
 
 
+def test_trapezoid_tia_by_hand() -> None:
+    # Points (4 h, 10), (24 h, 6), (48 h, 2): head 4 × 10/2 = 20, then 20 × 8 = 160 and
+    # 24 × 4 = 96, tail 2/λ_phys (λ_phys = ln 2 / 159.5 h, ICRP-107).
+    activity = np.array([[10.0], [6.0], [2.0]])
+    expected = 20 + 160 + 96 + 2 / LAMBDA_PHYS
+    result = batch.trapezoid_tia_mbq_h(np.array([4.0, 24.0, 48.0]), activity)
+    assert result[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_voxel_fit_that_runs_away_is_replaced_by_its_trapezoid() -> None:
+    """Activity at the first scan only: the mono-exponential runs to the λ bound and
+    extrapolates far above anything measured; the voxel keeps its trapezoid, is counted
+    under EXTRAPOLATED, and the well-sampled voxel beside it is untouched."""
+    t = np.array([4.0, 24.0, 48.0, 168.0])
+    images = np.zeros((4, 2))
+    images[:, 0] = [1.212, 0.0, 0.0, 0.0]
+    images[:, 1] = 100 * np.exp(-np.log(2) / 60 * t)
+    fits = batch.fit_voxels(t, images)
+    trapezoid = batch.trapezoid_tia_mbq_h(t, images)
+    assert fits.status_map[0] == Status.EXTRAPOLATED
+    assert fits.tia_mbq_h[0] == pytest.approx(trapezoid[0])
+    assert fits.model_map[0] == -1
+    assert fits.status_map[1] == Status.OK
+    lam = np.log(2) / 60
+    assert fits.tia_mbq_h[1] == pytest.approx(100 / lam, rel=1e-6)
+    assert fits.failure_counts == {batch.REASONS[Status.EXTRAPOLATED]: 1}
+    assert batch.MAX_FIT_OVER_TRAPEZOID == 10.0  # the limit docs/dosimetry.md states
+
+
 # --- invariants -------------------------------------------------------------------------------
 
 any_tac = st.lists(st.floats(0.0, 1000.0), min_size=6, max_size=6).filter(lambda v: max(v) > 0)

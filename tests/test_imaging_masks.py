@@ -170,7 +170,7 @@ def test_partly_outside_and_empty_regions_are_reported() -> None:
     labels = np.zeros(source.shape, dtype=np.int16)
     labels[10:20, 10:20, 40:60] = 1  # i 40..59 → x 60..117 mm; the SPECT ends at 79.2 mm
     masks = masks_from_label_map(source, labels, {1: "spleen", 2: "liver"}, spect_grid())
-    assert any("'spleen'" in w and "outside the SPECT field of view" in w for w in masks.warnings)
+    assert any("'spleen'" in w and "outside the image's field of view" in w for w in masks.warnings)
     assert any("'liver' is empty" in w for w in masks.warnings)
     assert "liver" not in masks
 

@@ -275,15 +275,29 @@ def _report(document: dict[str, Any]) -> str:
                 f" {_number(dvh.get('d98_gy'), '8.3g')} {_number(dvh.get('d2_gy'), '8.3g')}"
             )
         lines.append(line)
+    methods = sorted({str(r.get("mass_method")) for r in document["regions"].values()})
+    lines.extend(f"Masses: {escape_controls(m)}" for m in methods)
     for entry in document["registration"][1:]:
         if entry.get("registered"):
             shift = ", ".join(f"{t:.1f}" for t in entry["translation_mm"])
-            lines.append(f"Registration, time point {entry['time_point'] + 1}: ({shift}) mm")
+            turn = ", ".join(f"{r:.1f}" for r in entry.get("rotation_deg") or [])
+            lines.append(
+                f"Registration of time point {entry['time_point']} onto time point 0: "
+                f"translation ({shift}) mm, rotation ({turn})°; NCC "
+                f"{entry['ncc_before']:.3f} → {entry['ncc_after']:.3f}"
+            )
+            lines.extend(f"  {escape_controls(w)}" for w in entry.get("warnings") or [])
     if "voxelwise" in document:
         voxelwise = document["voxelwise"]
-        fitted, models = voxelwise["voxels_fitted"], voxelwise["models"]
-        lines.append(f"Voxel-wise: {fitted} voxels; models {models}")
-        lines.append(f"  failures {voxelwise['failures']}; {voxelwise['dose_method']}")
+        models = ", ".join(f"{m} {n}" for m, n in voxelwise["models"].items()) or "none"
+        lines.append(f"Voxel-wise: {voxelwise['voxels_fitted']} voxels; models: {models}")
+        failures = voxelwise["failures"]
+        lines.extend(f"  {n} voxels: {reason}" for reason, n in failures.items())
+        if not failures:
+            lines.append("  every voxel fitted")
+        lines.append(
+            f"  dose: {voxelwise['dose_method']}; highest {voxelwise['max_dose_gy']:.3g} Gy"
+        )
     for assumption in document["assumptions"]:
         lines.append(f"Assumption: {assumption}")
     lines.extend(f"Warning: {escape_controls(w)}" for w in document["warnings"])

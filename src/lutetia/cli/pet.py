@@ -43,7 +43,8 @@ def register(commands: Any) -> None:
     pet.add_argument(
         "--tracer",
         metavar="NAME",
-        help="the tracer, e.g. 68Ga-PSMA-11 (psma_pet.tracer)",
+        help="the tracer, e.g. 68Ga-PSMA-11 (psma_pet.tracer); default: the PET's "
+        "Radiopharmaceutical (0018,0031)",
     )
     pet.add_argument(
         "--timezone", metavar="±HH:MM",
@@ -114,7 +115,12 @@ def run_pet(args: argparse.Namespace) -> int:
         _check_weight(args.weight_kg, "--weight-kg")
     case = _read_case(args.case) if args.case else None
     from lutetia.cli.dose_images import parse_offset
-    from lutetia.imaging.dicom import read_injection, read_patient_weight_kg, read_series
+    from lutetia.imaging.dicom import (
+        read_injection,
+        read_patient_weight_kg,
+        read_radiopharmaceutical,
+        read_series,
+    )
     from lutetia.imaging.masks import read_masks
     from lutetia.imaging.pet import measure_psma_pet, suv_bw
 
@@ -156,7 +162,15 @@ def run_pet(args: argparse.Namespace) -> int:
         suv = suv_bw(volume, weight, injection)
     masks = read_masks(args.masks, labels_file=args.labels, reference=suv.grid)
     array, names = _label_map(masks)
-    measured = measure_psma_pet(suv, (suv.grid, array), names, tracer=args.tracer)
+    tracer = args.tracer
+    if tracer is None:
+        tracer = read_radiopharmaceutical(args.pet)
+        if tracer is not None:
+            weight_notes.append(
+                f"tracer {tracer!r} from the PET's Radiopharmaceutical (0018,0031); "
+                "--tracer overrides it"
+            )
+    measured = measure_psma_pet(suv, (suv.grid, array), names, tracer=tracer)
     document: dict[str, Any] = {
         "psma_pet": measured.block,
         "missing": list(measured.missing),

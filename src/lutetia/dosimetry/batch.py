@@ -116,6 +116,7 @@ class Status(enum.IntEnum):
     BAD_SD = 5
     BAD_TIME = 6
     FIT_FAILED = 7
+    EXTRAPOLATED = 8
 
 
 REASONS: Final[dict[Status, str]] = {
@@ -131,6 +132,11 @@ REASONS: Final[dict[Status, str]] = {
     Status.BAD_SD: f"an SD is not a finite value from {MIN_SD_MBQ:g} to {MAX_ACTIVITY_MBQ:g} MBq",
     Status.BAD_TIME: "the times are not finite, increasing, from 0 h to 20 physical half-lives",
     Status.FIT_FAILED: "no fit converged from either starting value (or its TIA is not finite)",
+    Status.EXTRAPOLATED: (
+        "the fitted TIA is more than 10 times the trapezoid of the points (activity gone "
+        "after the first scan: the fit extrapolates a clearance the sampling cannot show); "
+        "the trapezoid's TIA is used instead"
+    ),
 }
 
 
@@ -1215,6 +1221,26 @@ def fit_batch(
     return _select(_fit_all(models, times, activity, sd, status), selected)
 
 
+#: A voxel fit whose TIA exceeds this many times the trapezoid of its points is not used
+#: (:data:`Status.EXTRAPOLATED`): a well-sampled curve integrates to about the trapezoid
+#: with a physical-decay tail (which bounds the tail from above).
+MAX_FIT_OVER_TRAPEZOID: Final[float] = 10.0
+
+
+def trapezoid_tia_mbq_h(time_h: FloatArray, activity_mbq: FloatArray) -> FloatArray:
+    """TIA of each column of ``activity_mbq`` (n_times, N) by the trapezoidal rule: a linear
+    head from (0, 0) to the first point and a physical-decay tail from the last,
+    A_last/λ_phys (the organ path's conservative trapezoid,
+    :func:`lutetia.dosimetry.kinetics.trapezoid`)."""
+    import numpy as np
+
+    t = np.concatenate([[0.0], np.asarray(time_h, dtype=float)])
+    a = np.concatenate([np.zeros((1, activity_mbq.shape[1])), activity_mbq], axis=0)
+    body = (np.diff(t)[:, None] * (a[1:] + a[:-1]) / 2).sum(axis=0)
+    result: FloatArray = body + activity_mbq[-1] / lambda_phys_per_h()
+    return result
+
+
 def fit_voxels(
     time_h: ArrayLike,
     images_mbq: ArrayLike,
@@ -1286,10 +1312,22 @@ def fit_voxels(
         sd = None if sd_flat is None else sd_flat[:, voxels].astype(float)
         status = _row_status(activity, sd, np.ones(voxels.size, dtype=bool))
         fit = _select(_fit_all(models, times_tm, activity, sd, status), selected)
-        tia[voxels] = fit.tia_mbq_h
-        tia_sd[voxels] = fit.tia_sd_mbq_h
-        model_map[voxels] = fit.model_index
-        status_map[voxels] = fit.status
+        chunk_tia, chunk_sd = fit.tia_mbq_h.copy(), fit.tia_sd_mbq_h.copy()
+        chunk_model, chunk_status = fit.model_index.copy(), fit.status.copy()
+        # A voxel whose activity is gone after the first scan (the edge of an organ that
+        # moved) gets a clearance as fast as the bounds allow, extrapolated back to t = 0
+        # (10¹¹ Gy seen): such a fit is not used, the voxel keeps its trapezoid.
+        trapezoid = trapezoid_tia_mbq_h(times, activity)
+        with np.errstate(invalid="ignore"):
+            runaway = (chunk_status == Status.OK) & (chunk_tia > MAX_FIT_OVER_TRAPEZOID * trapezoid)
+        chunk_tia[runaway] = trapezoid[runaway]
+        chunk_sd[runaway] = np.nan
+        chunk_model[runaway] = -1
+        chunk_status[runaway] = Status.EXTRAPOLATED
+        tia[voxels] = chunk_tia
+        tia_sd[voxels] = chunk_sd
+        model_map[voxels] = chunk_model
+        status_map[voxels] = chunk_status
 
     starts = range(0, inside.size, chunk_tacs)
     threads = min(workers if workers is not None else os.cpu_count() or 1, len(starts))

@@ -617,6 +617,19 @@ def read_injection(
     return injection_from_dataset(header, label=str(path), timezone=timezone)
 
 
+def read_radiopharmaceutical(
+    source: str | Path | Sequence[str | Path], *, series_uid: str | None = None
+) -> str | None:
+    """Radiopharmaceutical (0018,0031) of a series' first Radiopharmaceutical Information
+    item (e.g. ``68Ga-PSMA-11``), or None when it is absent or empty."""
+    header = _series(source, series_uid)[0][1]
+    sequence = header.get("RadiopharmaceuticalInformationSequence")
+    if not sequence:
+        return None
+    text = str(sequence[0].get("Radiopharmaceutical") or "").strip()
+    return text or None
+
+
 def read_patient_weight_kg(
     source: str | Path | Sequence[str | Path], *, series_uid: str | None = None
 ) -> float:

@@ -514,8 +514,8 @@ def _check_frame(
     source_uid: str | None, reference: Grid, allow_other: bool, what: str
 ) -> list[str]:
     if source_uid is None or reference.frame_of_reference_uid is None:
-        known = "the SPECT's" if source_uid is None else "the mask's"
-        missing = "the mask" if source_uid is None else "the SPECT"
+        known = "the image's" if source_uid is None else "the mask's"
+        missing = "the mask" if source_uid is None else "the image"
         return [
             f"{what}: frame of reference not checked ({missing} has none; "
             f"positions taken in {known} patient coordinates)"
@@ -574,7 +574,7 @@ def _assemble(
         count = int(mask.sum())
         if count == 0:
             where = (
-                "lies outside the SPECT field of view"
+                "lies outside the image's field of view"
                 if covered == 0
                 else "covers less than half of every SPECT voxel"
             )
@@ -583,7 +583,7 @@ def _assemble(
         if covered < (1.0 - OUTSIDE_FOV_WARNING) * volume_source:
             warnings.append(
                 f"region {name!r}: {100 * (1 - covered / volume_source):.0f} % of its "
-                f"{volume_source:.1f} mL lies outside the SPECT field of view"
+                f"{volume_source:.1f} mL lies outside the image's field of view"
             )
         regions[name] = Region(
             name=name,
@@ -594,7 +594,7 @@ def _assemble(
             volume_ml=count * voxel_ml,
         )
     if not regions:
-        raise BadInputError("masks", f"no region of {source} overlaps the SPECT field of view")
+        raise BadInputError("masks", f"no region of {source} overlaps the image's field of view")
     if unmapped:
         warnings.append(
             "names not in the case vocabulary, kept as they are: " + ", ".join(unmapped)

@@ -38,6 +38,11 @@ COLUMNS: Final[tuple[str, ...]] = (
     "d98_gy",
     "injected_mbq",
     "warnings",
+    "mass_method",
+    "dose_model",
+    "timepoints_h",
+    "activities_mbq",
+    "warning_texts",
 )
 
 
@@ -84,6 +89,8 @@ def study_rows(study: str, document: dict[str, Any]) -> list[dict[str, Any]]:
     warnings = document.get("warnings", [])
     for name, region in document["regions"].items():
         dvh = region.get("dvh") or {}
+        points = region.get("timepoints", [])
+        mine = [w for w in warnings if w.startswith(f"{name}:")]
         rows.append(
             {
                 "study": study,
@@ -100,7 +107,12 @@ def study_rows(study: str, document: dict[str, Any]) -> list[dict[str, Any]]:
                 "d50_gy": dvh.get("d50_gy"),
                 "d98_gy": dvh.get("d98_gy"),
                 "injected_mbq": document["injection"]["activity_mbq"],
-                "warnings": sum(1 for w in warnings if w.startswith(f"{name}:")),
+                "warnings": len(mine),
+                "mass_method": region.get("mass_method"),
+                "dose_model": region.get("dose_model"),
+                "timepoints_h": ";".join(f"{p['t_h']:.6g}" for p in points),
+                "activities_mbq": ";".join(f"{p['activity_mbq']:.6g}" for p in points),
+                "warning_texts": " | ".join(mine),
             }
         )
     return rows
