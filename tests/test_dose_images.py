@@ -469,3 +469,37 @@ def test_voxelwise_doses_stay_physical_when_organs_move_off_their_voxels(
     assert text == 0
     assert "voxels: the fitted TIA is more than 10 times the trapezoid" in report
     assert "Masses: CT mean density" in report
+
+
+def test_voxelwise_out_writes_the_map_of_where_fits_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue asks where voxel fits failed "(a map)": with --out, fit_status.nii.gz holds
+    each voxel's Status code on the SPECT grid, and its counts agree with the JSON."""
+    import nibabel
+
+    study = make_phantom(
+        tmp_path, shape=(48, 48, 48), spacing_mm=(SPACING_MM,) * 3, calibration_cps_per_mbq=10.0
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ["dose", "images", *_study_args(study), "--voxelwise", "--out", str(out), "--json"]
+    code, stdout, err = _cli(argv, capsys)
+    assert code == 0, err
+    voxelwise = json.loads(stdout)["voxelwise"]
+    assert voxelwise["fit_status_map"] == str(out / "fit_status.nii.gz")
+    image: Any = nibabel.load(out / "fit_status.nii.gz")
+    status = np.asarray(image.dataobj)
+    assert status.shape == (48, 48, 48)
+    codes = voxelwise["fit_status_codes"]
+    assert int(np.count_nonzero(status == 0)) == sum(voxelwise["models"].values())
+    assert int(np.count_nonzero(status >= 0)) == voxelwise["voxels_fitted"]
+    assert voxelwise["failures"]  # the default sub-voxel motion leaves some (see above)
+    for value in np.unique(status[status > 0]):
+        reason = codes[str(int(value))]
+        assert voxelwise["failures"][reason] == int(np.count_nonzero(status == value))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "dose.dcm",
+        "dosimetry.json",
+        "fit_status.nii.gz",
+    ]

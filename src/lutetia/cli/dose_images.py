@@ -19,6 +19,8 @@ from lutetia.cli.output import (
 )
 from lutetia.errors import BadInputError
 
+#: With --voxelwise --out: where voxel fits failed or were replaced (Status codes).
+FIT_STATUS_FILE = "fit_status.nii.gz"
 _OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})$")
 
 
@@ -59,7 +61,9 @@ def register_images(which: Any) -> None:
     )  # fmt: skip
     images.add_argument("--rtdose", metavar="FILE", help="with --voxelwise: write the dose map")
     images.add_argument(
-        "--out", metavar="DIR", help="write dosimetry.json (and, with --voxelwise, dose.dcm) here"
+        "--out",
+        metavar="DIR",
+        help="write dosimetry.json (and, with --voxelwise, dose.dcm and fit_status.nii.gz) here",
     )
     images.add_argument(
         "--cohort", metavar="DIR", help="a folder of study folders, each run as a Dask task"
@@ -176,6 +180,8 @@ def run_images(args: argparse.Namespace) -> int:
         outputs.append((str(out / "dosimetry.json"), "--out"))
         if args.voxelwise and not args.rtdose:
             outputs.append((str(out / "dose.dcm"), "--out"))
+        if args.voxelwise:
+            outputs.append((str(out / FIT_STATUS_FILE), "--out"))
     folders = [*args.spect, *([args.ct] if args.ct else [])]
     for target, option in outputs:
         check_output_path(target, option=option, inputs=read)
@@ -186,6 +192,9 @@ def run_images(args: argparse.Namespace) -> int:
     def keep_dose(dose: Any, grid: Any) -> None:
         dose_map["dose"], dose_map["grid"] = dose, grid
 
+    def keep_status(status: Any, grid: Any) -> None:
+        dose_map["status"], dose_map["grid"] = status, grid
+
     bar = _progress_bar(None, "dose images")
 
     def step(what: str) -> None:
@@ -195,7 +204,11 @@ def run_images(args: argparse.Namespace) -> int:
 
     try:
         document = run_study(
-            inputs, options, progress=step, rtdose_writer=keep_dose if rtdose_target else None
+            inputs,
+            options,
+            progress=step,
+            rtdose_writer=keep_dose if rtdose_target else None,
+            fit_status_writer=keep_status if args.out and args.voxelwise else None,
         )
     finally:
         if bar is not None:
@@ -222,6 +235,10 @@ def _write_outputs(
     targets: list[tuple[str, str]] = []
     if rtdose_target and "dose" in dose_map:
         targets.append((rtdose_target, "--rtdose" if args.rtdose else "--out"))
+    status_target = str(Path(args.out) / FIT_STATUS_FILE) if args.out else None
+    if status_target and "status" in dose_map:
+        targets.append((status_target, "--out"))
+        document["voxelwise"]["fit_status_map"] = status_target
     if args.out:
         targets.append((str(Path(args.out) / "dosimetry.json"), "--out"))
     if not targets:
@@ -238,6 +255,10 @@ def _write_outputs(
                 if rtdose_target:
                     document["rtdose"] = rtdose_target
                 path.write_text(json_text(document), encoding="utf-8")
+            elif target == status_target:
+                from lutetia.imaging.nifti import label_map_gz_bytes
+
+                path.write_bytes(label_map_gz_bytes(dose_map["grid"], dose_map["status"]))
             else:
                 from lutetia.imaging.rtdose import write_rtdose
 

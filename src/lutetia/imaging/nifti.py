@@ -197,3 +197,12 @@ def write_label_map(grid: Grid, labels: NDArray[np.int32], path: str | Path) -> 
     if labels.shape != grid.shape:
         raise BadInputError("labels", f"shape {labels.shape} does not match grid {grid.shape}")
     _write(_image(grid, np.asarray(labels, dtype=np.int32)), path, "path")
+
+
+def label_map_gz_bytes(grid: Grid, labels: NDArray[Any]) -> bytes:
+    """A label map (stored as int32) on ``grid`` as the bytes of a ``.nii.gz`` file, for a
+    caller that writes several files together (all or none)."""
+    if labels.shape != grid.shape:
+        raise BadInputError("labels", f"shape {labels.shape} does not match grid {grid.shape}")
+    data: bytes = _image(grid, np.asarray(labels, dtype=np.int32)).to_bytes()
+    return gzip.compress(data, mtime=0)

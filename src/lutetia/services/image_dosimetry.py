@@ -439,11 +439,15 @@ def run_study(
     *,
     progress: Progress | None = None,
     rtdose_writer: Callable[[NDArray[np.float64], Any], None] | None = None,
+    fit_status_writer: Callable[[NDArray[Any], Any], None] | None = None,
 ) -> dict[str, Any]:
     """Organ and lesion doses (and, if asked, a dose map and DVHs) of one study.
 
     ``rtdose_writer(dose_gy, grid)`` is called with the dose map when there is
-    one (the command line writes the RTDOSE file through it).
+    one (the command line writes the RTDOSE file through it), and
+    ``fit_status_writer(status_map, grid)`` with the map of where voxel fits failed or
+    were replaced (:class:`lutetia.dosimetry.batch.Status` codes, −1 outside the body;
+    the document's ``voxelwise.fit_status_codes`` says what each means).
     """
 
     from lutetia.dosimetry.absorbed import absorbed_dose
@@ -553,6 +557,7 @@ def run_study(
                 options=options,
                 progress=progress,
                 rtdose_writer=rtdose_writer,
+                fit_status_writer=fit_status_writer,
             )
         )
         for name, dvh_entry in document.pop("_dvh").items():
@@ -584,10 +589,11 @@ def _voxelwise(
     options: Options,
     progress: Progress | None,
     rtdose_writer: Callable[[NDArray[np.float64], Any], None] | None,
+    fit_status_writer: Callable[[NDArray[Any], Any], None] | None = None,
 ) -> dict[str, Any]:
     import numpy as np
 
-    from lutetia.dosimetry.batch import fit_voxels
+    from lutetia.dosimetry.batch import REASONS, fit_voxels
     from lutetia.dosimetry.voxel import (
         convolve_dose_gy,
         dose_voxel_kernel,
@@ -629,6 +635,8 @@ def _voxelwise(
         method = f"local deposition of the ICRP-107 electron energy; {density_note}"
     if rtdose_writer is not None:
         rtdose_writer(dose, grid)
+    if fit_status_writer is not None:
+        fit_status_writer(fits.status_map, grid)
     dvhs: dict[str, dict[str, Any]] = {}
     for name in masks.names():
         curve = dvh(dose, masks[name], voxel_volume_ml=voxel_ml)
@@ -647,6 +655,7 @@ def _voxelwise(
             "voxels_fitted": int(np.count_nonzero(body)),
             "models": fits.model_counts,
             "failures": fits.failure_counts,
+            "fit_status_codes": {str(int(code)): reason for code, reason in REASONS.items()},
             "dose_method": method,
             "max_dose_gy": float(np.max(dose)),
         },
