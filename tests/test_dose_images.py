@@ -189,6 +189,8 @@ def test_json_has_the_documented_keys(
         } <= set(region)
         assert all(set(p) == {"t_h", "activity_mbq"} for p in region["timepoints"])
         assert "dvh" not in region
+        per_gbq = region["absorbed_dose_gy"] / (document["injection"]["activity_mbq"] / 1000)
+        assert region["absorbed_dose_gy_per_gbq"] == pytest.approx(per_gbq, rel=1e-12)
     for entry in document["registration"]:
         assert "translation_mm" in entry
     assert "kidneys" in document["regions"]  # left + right, the case vocabulary's organ

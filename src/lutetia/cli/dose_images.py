@@ -281,13 +281,15 @@ def _report(document: dict[str, Any]) -> str:
         f"{injection['datetime']}",
         "Time points (h): " + ", ".join(f"{t:.1f}" for t in document["timepoints_h"]),
         f"{'region':<24} {'mass g':>9} {'model':>15} {'TIA MBq·h':>12} {'dose Gy':>9}"
+        f" {'Gy/GBq':>7}"
         + (f" {'mean voxel Gy':>14} {'D98 Gy':>8} {'D2 Gy':>8}" if "voxelwise" in document else ""),
     ]
     for name, region in document["regions"].items():
         line = (
             f"{escape_controls(name):<24} {_number(region['mass_g'], '9.1f')} "
             f"{region.get('model') or '—'!s:>15} {_number(region.get('tia_mbq_h'), '12.5g')} "
-            f"{_number(region.get('absorbed_dose_gy'), '9.3g')}"
+            f"{_number(region.get('absorbed_dose_gy'), '9.3g')} "
+            f"{_number(region.get('absorbed_dose_gy_per_gbq'), '7.3g')}"
         )
         if "voxelwise" in document:
             dvh = region.get("dvh") or {}

@@ -507,7 +507,7 @@ def run_study(
         except BadInputError as error:
             region.update(
                 model=None, tia_mbq_h=None, tia_sd_mbq_h=None, absorbed_dose_gy=None,
-                error=str(error),
+                absorbed_dose_gy_per_gbq=None, error=str(error),
             )  # fmt: skip
             warnings.append(f"{name}: no dose ({error})")
         else:
@@ -518,6 +518,7 @@ def run_study(
                 tia_sd_mbq_h=fit.tia_sd_mbq_h,
                 effective_half_life_h=fit.effective_half_life_h,
                 absorbed_dose_gy=dose.absorbed_dose_gy,
+                absorbed_dose_gy_per_gbq=dose.absorbed_dose_gy / (injection.activity_bq / 1e9),
                 dose_model=dose.model,
             )
             warnings.extend(f"{name}: {w}" for w in (*fit.warnings, *dose.warnings))
