@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
 import sys
-from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +14,13 @@ from lutetia.cli.output import (
     emit_json,
     finite,
     named_as_options,
+    parse_offset,
+    refuse_inside,
 )
 from lutetia.errors import BadInputError
 
 #: With --voxelwise --out: where voxel fits failed or were replaced (Status codes).
 FIT_STATUS_FILE = "fit_status.nii.gz"
-_OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})$")
 
 
 def register_images(which: Any) -> None:
@@ -79,35 +78,6 @@ def register_images(which: Any) -> None:
     )
     images.add_argument("--json", action="store_true", help="print one JSON object")
     images.set_defaults(handler=run_images)
-
-
-def parse_offset(text: str) -> tzinfo:
-    """A fixed UTC offset from ``+01:00`` / ``-0500``."""
-    match = _OFFSET.match(text.strip())
-    if not match:
-        raise BadInputError("--timezone", f"{text!r} is not a UTC offset like +01:00")
-    hours, minutes = int(match["h"]), int(match["m"])
-    delta = timedelta(hours=hours, minutes=minutes)
-    if minutes >= 60 or delta > timedelta(hours=14):
-        raise BadInputError("--timezone", f"{text!r} is not a UTC offset (at most ±14:00)")
-    return timezone(-delta if match["sign"] == "-" else delta)
-
-
-def refuse_inside(target: str | Path, *, option: str, folders: list[str]) -> None:
-    """Refuse an output that is, or lies inside, an input folder (a series folder).
-
-    A file written into a DICOM series folder would be read with the series
-    next time (an RTDOSE there makes it two series); one written over a file
-    of the series destroys the input.
-    """
-    place = Path(target).resolve()
-    for folder in folders:
-        source = Path(folder)
-        if not source.is_dir():
-            continue
-        inside = source.resolve()
-        if place == inside or place.is_relative_to(inside):
-            raise BadInputError(option, f"{target} is inside the input folder {folder}")
 
 
 def _progress_bar(total: int | None, what: str) -> Any:

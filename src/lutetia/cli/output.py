@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -231,3 +231,36 @@ def named_as_options(handler: Callable[[argparse.Namespace], int]) -> Callable[.
             raise BadInputError(option, error.reason) from None
 
     return run
+
+
+#: A UTC offset typed by a user: ±HH:MM or ±HHMM.
+_OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})$")
+
+
+def parse_offset(text: str) -> tzinfo:
+    """A fixed UTC offset from ``+01:00`` / ``-0500``."""
+    match = _OFFSET.match(text.strip())
+    if not match:
+        raise BadInputError("--timezone", f"{text!r} is not a UTC offset like +01:00")
+    from lutetia.imaging.dicom import fixed_utc_offset
+
+    return fixed_utc_offset(
+        match["sign"], int(match["h"]), int(match["m"]), field="--timezone", text=text
+    )
+
+
+def refuse_inside(target: str | Path, *, option: str, folders: list[str]) -> None:
+    """Refuse an output that is, or lies inside, an input folder (a series folder).
+
+    A file written into a DICOM series folder would be read with the series
+    next time (an RTDOSE there makes it two series); one written over a file
+    of the series destroys the input.
+    """
+    place = Path(target).resolve()
+    for folder in folders:
+        source = Path(folder)
+        if not source.is_dir():
+            continue
+        inside = source.resolve()
+        if place == inside or place.is_relative_to(inside):
+            raise BadInputError(option, f"{target} is inside the input folder {folder}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any, Final
 
@@ -14,6 +13,8 @@ from lutetia.cli.output import (
     emit_json,
     finite,
     named_as_options,
+    parse_offset,
+    refuse_inside,
 )
 from lutetia.errors import BadInputError
 
@@ -78,15 +79,6 @@ def _label_map(masks: Any) -> tuple[Any, dict[int, str]]:
     return array, labels
 
 
-def _check_weight(weight: float, field: str) -> None:
-    """Refuse a body weight outside the plausible range for SUVbw, naming where it came from."""
-    from lutetia.imaging.pet import WEIGHT_RANGE_KG
-
-    low, high = WEIGHT_RANGE_KG
-    if not (math.isfinite(weight) and low <= weight <= high):
-        raise BadInputError(field, f"{weight:g} kg is outside {low:g}–{high:g} kg")
-
-
 def _read_case(path: str) -> dict[str, Any]:
     from lutetia.cases.io import load_case
 
@@ -107,14 +99,13 @@ def run_pet(args: argparse.Namespace) -> int:
         raise BadInputError("--out" if args.case else "--case", "--case and --out go together")
     inputs = [args.pet, args.masks, *([args.labels] if args.labels else [])]
     if args.out:
-        from lutetia.cli.dose_images import refuse_inside
-
         check_output_path(args.out, option="--out", inputs=[*inputs, args.case])
         refuse_inside(args.out, option="--out", folders=[args.pet])
+    from lutetia.imaging.pet import check_weight_kg
+
     if args.weight_kg is not None:
-        _check_weight(args.weight_kg, "--weight-kg")
+        check_weight_kg(args.weight_kg, "--weight-kg")
     case = _read_case(args.case) if args.case else None
-    from lutetia.cli.dose_images import parse_offset
     from lutetia.imaging.dicom import (
         read_injection,
         read_patient_weight_kg,
@@ -148,7 +139,7 @@ def run_pet(args: argparse.Namespace) -> int:
         weight = args.weight_kg
         if weight is None:
             weight = read_patient_weight_kg(args.pet)
-            _check_weight(weight, f"{args.pet}: PatientWeight")
+            check_weight_kg(weight, f"{args.pet}: PatientWeight")
         else:
             try:
                 in_file: float | None = read_patient_weight_kg(args.pet)

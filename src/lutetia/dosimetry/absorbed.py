@@ -68,6 +68,11 @@ def _joules_per_mev() -> float:
     return float(electron_volt) * 1e6
 
 
+def energy_j_per_mbq_h(mev_per_decay: float) -> float:
+    """Energy (J) emitted over 1 MBq·h (3.6·10⁹ decays) by ``mev_per_decay`` per decay."""
+    return mev_per_decay * _joules_per_mev() * 1e6 * SECONDS_PER_HOUR
+
+
 def escape_probability(mu_r: float) -> float:
     """Mean escape probability of a photon emitted uniformly in a sphere of optical radius μR.
 
@@ -147,15 +152,14 @@ def s_value_gy_per_mbq_h(mass_g: float, region: str | None = None) -> float:
 
 def _components(mass_g: float) -> tuple[float, float]:
     data = nuclide("Lu-177")
-    decays_per_mbq_h = 1e6 * SECONDS_PER_HOUR
     kg = mass_g / 1000.0
-    electron = data.non_penetrating_mev * _joules_per_mev() * decays_per_mbq_h / kg
+    electron = energy_j_per_mbq_h(data.non_penetrating_mev) / kg
     photon_mev = sum(
         e.energy_mev * e.yield_per_decay * photon_absorbed_fraction(e.energy_mev, mass_g)
         for e in data.emissions
         if e.kind in ("gamma", "X")
     )
-    photon = photon_mev * _joules_per_mev() * decays_per_mbq_h / kg
+    photon = energy_j_per_mbq_h(photon_mev) / kg
     return electron, photon
 
 

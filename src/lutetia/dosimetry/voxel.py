@@ -66,13 +66,13 @@ from dataclasses import dataclass
 from itertools import pairwise, permutations
 from typing import TYPE_CHECKING, Any, Final
 
+from lutetia.dosimetry.absorbed import SECONDS_PER_HOUR, energy_j_per_mbq_h
 from lutetia.errors import BadInputError
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-SECONDS_PER_HOUR: Final[float] = 3600.0
 DEFAULT_DENSITY_G_PER_CM3: Final[float] = 1.0
 #: Mean excitation energy of water (ICRU Report 37, 1984; the value of NIST ESTAR).
 WATER_MEAN_EXCITATION_EV: Final[float] = 75.0
@@ -103,13 +103,6 @@ DVH_DEFINITION: Final[str] = (
     "D_x: smallest dose among the hottest ceil(x N / 100) of the N voxels (ICRU 83; "
     "nearest rank, no interpolation)"
 )
-
-
-@functools.cache
-def _joules_per_mev() -> float:
-    from scipy.constants import electron_volt
-
-    return float(electron_volt) * 1e6
 
 
 def _as_array(value: Any, field: str) -> NDArray[np.float64]:
@@ -160,8 +153,7 @@ def local_deposition_dose_gy(
         raise BadInputError("voxel_mass_g", f"shape {mass.shape} is not the TIA's {tia.shape}")
     data = nuclide("Lu-177")
     energy_mev = data.non_penetrating_mev + (data.penetrating_mev if photons else 0.0)
-    joules_per_mbq_h = energy_mev * _joules_per_mev() * 1e6 * SECONDS_PER_HOUR
-    dose: NDArray[np.float64] = tia * joules_per_mbq_h / (mass / 1000.0)
+    dose: NDArray[np.float64] = tia * energy_j_per_mbq_h(energy_mev) / (mass / 1000.0)
     return dose
 
 
@@ -316,17 +308,19 @@ def electron_tracks(
     deposits: list[NDArray[np.float64]] = []
     owners: list[NDArray[np.int64]] = []
 
-    def absorb(mask: NDArray[np.bool_]) -> None:
-        points.append(position[mask])
-        deposits.append(energy[mask] * weight)
-        owners.append(history[mask])
+    def retire() -> None:
+        """Deposit the electrons below the cut-off where they are; follow the others."""
+        nonlocal position, direction, energy, history
+        stopped = energy <= ELECTRON_CUTOFF_MEV
+        points.append(position[stopped])
+        deposits.append(energy[stopped] * weight)
+        owners.append(history[stopped])
+        alive = ~stopped
+        position, direction, energy, history = (
+            position[alive], direction[alive], energy[alive], history[alive]
+        )  # fmt: skip
 
-    stopped = energy <= ELECTRON_CUTOFF_MEV
-    absorb(stopped)
-    alive = ~stopped
-    position, direction, energy, history = (
-        position[alive], direction[alive], energy[alive], history[alive]
-    )  # fmt: skip
+    retire()
     while energy.size:
         loss = np.minimum(STEP_ENERGY_LOSS * energy, energy)
         mid = energy - 0.5 * loss
@@ -352,12 +346,7 @@ def electron_tracks(
             + (sin_theta * np.cos(phi))[:, None] * e1
             + (sin_theta * np.sin(phi))[:, None] * e2
         )
-        stopped = energy <= ELECTRON_CUTOFF_MEV
-        absorb(stopped)
-        alive = ~stopped
-        position, direction, energy, history = (
-            position[alive], direction[alive], energy[alive], history[alive]
-        )  # fmt: skip
+        retire()
     return np.concatenate(points), np.concatenate(deposits), np.concatenate(owners)
 
 
@@ -585,7 +574,8 @@ def dose_voxel_kernel(
     electron = _symmetrised(electron, size_mm)
     photon = _symmetrised(photon, size_mm)
     mass_g = density_g_per_cm3 * size_cm[0] * size_cm[1] * size_cm[2]
-    to_mgy_per_mbq_s = _joules_per_mev() * 1e6 / (mass_g / 1000.0) * 1000.0
+    # MeV per decay → mGy per MBq·s in the voxel: 10⁶ decays per MBq·s.
+    to_mgy_per_mbq_s = energy_j_per_mbq_h(1.0) / SECONDS_PER_HOUR / (mass_g / 1000.0) * 1000.0
     electron_s = electron * to_mgy_per_mbq_s
     photon_s = photon * to_mgy_per_mbq_s
     return Kernel(

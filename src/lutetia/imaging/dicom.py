@@ -481,17 +481,26 @@ def _stack(planes: list[_Plane], frame_of_reference_uid: str | None) -> tuple[Gr
 # --------------------------------------------------------------------------- times
 
 
+def fixed_utc_offset(sign: str, hours: int, minutes: int, *, field: str, text: str) -> tzinfo:
+    """The time zone UTC ``sign`` hours:minutes, refused beyond ±14:00 or with minutes ≥ 60
+    (DICOM allows −12:00 to +14:00; ``text`` is what was given, for the error)."""
+    offset = timedelta(hours=hours, minutes=minutes)
+    if minutes >= 60 or offset > MAX_UTC_OFFSET:
+        raise BadInputError(field, f"{text!r} is not a UTC offset (at most ±14:00)")
+    return dt_timezone(-offset if sign == "-" else offset)
+
+
 def _offset(dataset: Dataset, label: str, timezone: tzinfo | None) -> tuple[tzinfo | None, str]:
     raw = dataset.get("TimezoneOffsetFromUTC")
     if raw:
         match = re.fullmatch(r"([+-])(\d{2})(\d{2})", str(raw).strip())
         if not match:
             raise BadInputError(f"{label}: TimezoneOffsetFromUTC", f"{raw!r} is not ±HHMM")
-        sign = 1 if match.group(1) == "+" else -1
-        offset = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
-        if int(match.group(3)) >= 60 or offset > MAX_UTC_OFFSET:
-            raise BadInputError(f"{label}: TimezoneOffsetFromUTC", f"{raw!r} is not a UTC offset")
-        return dt_timezone(sign * offset), f"TimezoneOffsetFromUTC {raw}"
+        zone = fixed_utc_offset(
+            match.group(1), int(match.group(2)), int(match.group(3)),
+            field=f"{label}: TimezoneOffsetFromUTC", text=str(raw),
+        )  # fmt: skip
+        return zone, f"TimezoneOffsetFromUTC {raw}"
     if timezone is not None:
         return timezone, f"time zone given by the user ({timezone})"
     return None, ""

@@ -41,6 +41,13 @@ LESION_SITES: tuple[str, ...] = (
 WEIGHT_RANGE_KG = (20.0, 400.0)
 
 
+def check_weight_kg(weight_kg: float, field: str = "patient_weight_kg") -> None:
+    """Refuse a body weight outside :data:`WEIGHT_RANGE_KG`, naming ``field``."""
+    low, high = WEIGHT_RANGE_KG
+    if not (math.isfinite(weight_kg) and low <= weight_kg <= high):
+        raise BadInputError(field, f"{weight_kg:g} kg is outside {low:g}–{high:g} kg")
+
+
 def suv_bw(volume: Volume, patient_weight_kg: float, injection: Injection) -> Volume:
     """SUVbw image from an activity-concentration image (Kinahan & Fletcher 2010, eq. 1).
 
@@ -51,11 +58,7 @@ def suv_bw(volume: Volume, patient_weight_kg: float, injection: Injection) -> Vo
 
     if volume.quantity != "activity_concentration" or volume.unit != "Bq/mL":
         raise BadInputError("volume", f"SUVbw needs Bq/mL, got {volume.quantity} in {volume.unit}")
-    low, high = WEIGHT_RANGE_KG
-    if not (math.isfinite(patient_weight_kg) and low <= patient_weight_kg <= high):
-        raise BadInputError(
-            "patient_weight_kg", f"{patient_weight_kg!r} is outside {low:g}–{high:g} kg"
-        )
+    check_weight_kg(patient_weight_kg)
     if not (math.isfinite(injection.activity_bq) and injection.activity_bq > 0):
         raise BadInputError("injection.activity_bq", f"{injection.activity_bq!r} must be positive")
     assert volume.acquired_at is not None  # Volume guarantees it for activity concentration

@@ -73,8 +73,6 @@ BODY_FRACTION: Final[float] = 0.01
 #: A region carried onto a later time point with more than this fraction of it outside
 #: that image's field of view gets a warning.
 MAX_LOST_FRACTION: Final[float] = 0.01
-#: Local deposition: voxel density when there is no CT (water, as the S values assume).
-DEFAULT_DENSITY_G_PER_ML: Final[float] = 1.0
 #: Local deposition: floor of the CT density, so that counts the SPECT resolution spills
 #: into air (0.0012 g/mL) do not become doses a thousand times the tissue's. Lung
 #: (about 0.26 g/mL) is above it.
@@ -619,6 +617,9 @@ def _voxelwise(
         method = f"convolution with the 177Lu dose-voxel kernel ({kernel.method})"
     else:
         _say(progress, "local energy deposition")
+        from lutetia.imaging.mass import DEFAULT_DENSITY_G_PER_ML
+
+        # Without a CT: the default density of the region masses (water, as S values assume).
         voxel_mass: Any = DEFAULT_DENSITY_G_PER_ML * voxel_ml
         density_note = f"unit density ({DEFAULT_DENSITY_G_PER_ML:g} g/mL) in every voxel"
         if ct is not None:
