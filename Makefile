@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup demo test lint types unit benchmark clean
+.PHONY: setup demo walkthrough test lint types unit benchmark clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -17,9 +17,14 @@ RUN := $(UV) run --frozen --no-sync
 setup: $(UV)
 	$(UV) sync --frozen --compile-bytecode
 
-# Until the clinic web application exists, the demo walks one patient through the
-# programme with the bundled examples and writes its documents to out/.
+# The main job: the clinic web app, seeded with synthetic patients at every stage, over an
+# embedded SQLite database, served on 127.0.0.1 only. It prints the address and the sign-in.
 demo: setup
+	$(RUN) lutetia demo --fresh
+
+# The command-line walk-through: one patient through the programme with the bundled
+# examples; documents in out/.
+walkthrough: setup
 	@mkdir -p out
 	@echo "== 1. Patient selection: lutetia assess examples/cases/01-vision-eligible.json"
 	$(RUN) lutetia assess examples/cases/01-vision-eligible.json
@@ -45,8 +50,12 @@ lint: setup
 types: setup
 	$(RUN) mypy
 
+# The clinic's tests run twice: on SQLite (with everything else) and on a throw-away
+# PostgreSQL server (tests/clinic/with_postgres.py; skipped with a message where PostgreSQL
+# is not installed, required under .ci/run).
 unit: setup
 	$(RUN) pytest
+	$(RUN) python tests/clinic/with_postgres.py $(UV) run --frozen --no-sync pytest tests/clinic -q -p no:cacheprovider
 
 test: lint types unit
 

@@ -208,6 +208,11 @@ def _yaml_document(text: str, source: str) -> Any:
         raise BadInputError(source, "nested too deeply to be a case file") from None
 
 
+def parse_document(text: str, *, yaml_syntax: bool, source: str) -> Any:
+    """A case document's text parsed as YAML or JSON, duplicate keys refused (not validated)."""
+    return _yaml_document(text, source) if yaml_syntax else _json_document(text, source)
+
+
 def load_case(path: str | Path) -> Case:
     """Read a case file; JSON unless the name ends in .yaml or .yml."""
     file = Path(path)

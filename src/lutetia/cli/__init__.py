@@ -59,6 +59,10 @@ COMMANDS: dict[str, Command] = {
         "lutetia.cli.pet",
         "PSMA PET SUVs (liver, parotids, lesions) for the case file's psma_pet block",
     ),
+    "demo": Command(
+        "lutetia.cli.clinic", "the clinic web app with synthetic patients on 127.0.0.1 (SQLite)"
+    ),
+    "db": Command("lutetia.cli.clinic", "the clinic database: migrate, backup, restore"),
     "grade": Command("lutetia.cli.clinical", "CTCAE v5.0 grade of a lab value"),
     "egfr": Command("lutetia.cli.clinical", "eGFR by the race-free CKD-EPI 2021 equation"),
     "decay": Command(

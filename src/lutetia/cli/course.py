@@ -40,13 +40,12 @@ def register(commands: Any) -> None:
 def run_next_cycle(args: argparse.Namespace) -> int:
     """Decide the next cycle."""
     from lutetia.cases.io import load_case
-    from lutetia.guideline.assessment import course_document
     from lutetia.guideline.context import Settings
-    from lutetia.guideline.course import next_cycle
     from lutetia.reports.text import course_report
+    from lutetia.services.course import decide_next_cycle
 
     case = load_case(args.case)
-    document = course_document(case, next_cycle(case, Settings(args.consent_lead_h)))
+    document = decide_next_cycle(case, Settings(args.consent_lead_h))
     if args.json:
         emit_json(document)
     else:

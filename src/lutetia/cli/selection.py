@@ -42,13 +42,12 @@ def add_consent_option(parser: argparse.ArgumentParser) -> None:
 def run_assess(args: argparse.Namespace) -> int:
     """Assess one case file."""
     from lutetia.cases.io import load_case
-    from lutetia.guideline.assessment import assessment_document
     from lutetia.guideline.context import Settings
-    from lutetia.guideline.selection import assess
     from lutetia.reports.text import assessment_report
+    from lutetia.services.course import assess_case
 
     case = load_case(args.case)
-    document = assessment_document(case, assess(case, Settings(args.consent_lead_h)))
+    document = assess_case(case, Settings(args.consent_lead_h))
     if args.json:
         emit_json(document)
     else:

@@ -1,0 +1,149 @@
+"""What the clinic stores: patients with their case document, signed decisions, readings.
+
+Each patient's clinical data is one ``lutetia.case/1`` document (the same contract
+as the command line), validated by :mod:`lutetia.cases` on every write, so that
+the web app and the CLI apply the same units and plausibility rules. Every table
+with clinical content keeps its full history (django-simple-history: who, when,
+before and after). ``Patient.version`` implements optimistic locking: a write
+names the version it read, and is refused when someone saved in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class Stage(models.TextChoices):
+    """Where a patient stands in the programme (the board's columns)."""
+
+    CANDIDATE = "candidate", "Candidate"
+    ASSESSED = "assessed", "Assessed"
+    CONSENTED = "consented", "Consented"
+    IN_TREATMENT = "in_treatment", "In treatment"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    COMPLETED = "completed", "Completed"
+    DISCONTINUED = "discontinued", "Discontinued"
+
+
+class Patient(models.Model):
+    """A patient in the programme and the case document that holds their course."""
+
+    identifier = models.CharField(
+        max_length=64, unique=True, help_text="the case file's patient.id (pseudonymous)"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.CANDIDATE)
+    case: Any = models.JSONField(help_text="the lutetia.case/1 document")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("identifier",)
+        indexes = (models.Index(fields=("stage", "identifier")),)
+
+    def __str__(self) -> str:
+        return self.identifier
+
+
+class DecisionKind(models.TextChoices):
+    """Which engine gave the advice."""
+
+    SELECTION = "selection", "Patient selection"
+    NEXT_CYCLE = "next_cycle", "Next cycle"
+
+
+class Decision(models.Model):
+    """A physician's signed decision: the engine's advice accepted or overridden.
+
+    The input snapshot, the engine's output and the rule-catalogue version are
+    kept so that the advice can be reproduced later. Decisions are never edited.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="decisions")
+    kind = models.CharField(max_length=16, choices=DecisionKind.choices)
+    engine_decision = models.CharField(max_length=32)
+    final_decision = models.CharField(max_length=32)
+    accepted = models.BooleanField()
+    reason = models.TextField(blank=True)
+    input_snapshot: Any = models.JSONField()
+    engine_output: Any = models.JSONField()
+    catalogue_version = models.CharField(max_length=32)
+    lutetia_version = models.CharField(max_length=32)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    signed_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-signed_at",)
+        indexes = (models.Index(fields=("accepted", "signed_at")),)
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(accepted=True) | ~models.Q(reason=""),
+                name="override_has_reason",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.final_decision}"
+
+
+class Administration(models.Model):
+    """One cycle's administration: the dose-calibrator readings and the decay-corrected result."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="administrations")
+    cycle_number = models.PositiveSmallIntegerField()
+    injected_at = models.DateTimeField()
+    prescribed_gbq = models.FloatField()
+    before_gbq = models.FloatField()
+    before_at = models.DateTimeField()
+    residual_gbq = models.FloatField()
+    residual_at = models.DateTimeField()
+    administered_gbq = models.FloatField()
+    calculation: Any = models.JSONField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("patient", "cycle_number")
+        constraints = (
+            models.UniqueConstraint(fields=("patient", "cycle_number"), name="one_per_cycle"),
+        )
+
+
+class DoseRateReading(models.Model):
+    """A dose-rate reading after an administration (µSv/h at a stated distance)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dose_rates")
+    cycle_number = models.PositiveSmallIntegerField()
+    measured_at = models.DateTimeField()
+    rate_usv_h = models.FloatField()
+    distance_m = models.FloatField(default=1.0)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("patient", "cycle_number", "measured_at")
+
+
+class WorklistItem(models.Model):
+    """One dated item of a patient's plan, rebuilt from the case whenever it is saved."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="worklist")
+    date = models.DateField()
+    window_end = models.DateField(null=True)
+    kind = models.CharField(max_length=24)
+    description = models.CharField(max_length=300)
+    section = models.CharField(max_length=120)
+    cycle = models.PositiveSmallIntegerField(null=True)
+    #: ``services.course.DueStatus``: done, open, missed, untracked
+    status = models.CharField(max_length=12)
+
+    class Meta:
+        ordering = ("date", "patient_id")
+        indexes = (models.Index(fields=("status", "date")),)

@@ -1,0 +1,169 @@
+"""Writes to a patient's record: one transaction each, optimistic locking, derived rows rebuilt.
+
+A write names the ``Patient.version`` it read. The update is conditional on that
+version; when someone saved in between, :class:`StaleVersion` is raised and the
+transaction (Django's request transaction, or :func:`transaction.atomic` here)
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lutetia.cases.model import Case
+from lutetia.clinic.models import Administration, Decision, Patient, WorklistItem
+
+
+class StaleVersion(Exception):  # noqa: N818 - the name says what happened
+    """The record changed since the form was opened; the save is refused."""
+
+    def __init__(self, patient: Patient, read_version: int) -> None:
+        super().__init__(
+            f"{patient.identifier} was changed by someone else since you opened it (you read "
+            f"version {read_version}; it is now version {patient.version}). Nothing was saved: "
+            "reload the page, check the change, and enter yours again."
+        )
+
+
+def today() -> date:
+    """The department's date (``TIME_ZONE``)."""
+    return timezone.localdate()
+
+
+def latest_signed(patient: Patient) -> dict[str, str]:
+    """The latest final decision of each kind."""
+    signed: dict[str, str] = {}
+    for kind, final in (
+        Decision.objects.filter(patient=patient)
+        .order_by("signed_at", "pk")
+        .values_list("kind", "final_decision")
+    ):
+        signed[kind] = final
+    return signed
+
+
+def rebuild_derived(patient: Patient, case: Case) -> None:
+    """The stage and the worklist rows, from the case and the signed decisions."""
+    from lutetia.services.course import stage
+
+    patient.stage = stage(case, latest_signed(patient) if patient.pk else {})
+    if patient.pk:
+        _rebuild_worklist(patient, case)
+
+
+def _rebuild_worklist(patient: Patient, case: Case) -> None:
+    from lutetia.services.course import due_items
+
+    WorklistItem.objects.filter(patient=patient).delete()
+    WorklistItem.objects.bulk_create(
+        WorklistItem(
+            patient=patient,
+            date=item.event.date,
+            window_end=item.event.window_end,
+            kind=item.event.kind,
+            description=item.event.description[:300],
+            section=item.event.section[:120],
+            cycle=item.event.cycle,
+            status=item.status,
+        )
+        for item in due_items(case)
+    )
+
+
+@transaction.atomic
+def save_case(
+    patient: Patient, document: dict[str, Any], case: Case, read_version: int, *, reason: str
+) -> Patient:
+    """Store a validated case document if nobody saved since ``read_version``."""
+    updated = Patient.objects.filter(pk=patient.pk, version=read_version).update(
+        version=F("version") + 1
+    )
+    current = Patient.objects.select_for_update().get(pk=patient.pk)
+    if not updated:
+        raise StaleVersion(current, read_version)
+    current.case = document
+    current._change_reason = reason  # type: ignore[attr-defined]
+    rebuild_derived(current, case)
+    current.save()
+    return current
+
+
+@transaction.atomic
+def create_patient(document: dict[str, Any], case: Case, *, name: str = "") -> Patient:
+    """Register a patient from a validated case document."""
+    patient = Patient(identifier=case.patient.id, name=name, case=document)
+    patient._change_reason = "registered"  # type: ignore[attr-defined]
+    rebuild_derived(patient, case)
+    patient.save()
+    _rebuild_worklist(patient, case)
+    return patient
+
+
+@dataclass(frozen=True)
+class Readings:
+    """The dose-calibrator readings of one administration (aware datetimes)."""
+
+    injected_at: datetime
+    prescribed_gbq: float
+    before_gbq: float
+    before_at: datetime
+    residual_gbq: float
+    residual_at: datetime
+
+
+@transaction.atomic
+def record_administration(
+    patient: Patient, read_version: int, readings: Readings, user: Any
+) -> Administration:
+    """Decay-correct the readings, add the cycle to the case and keep the calculation.
+
+    The next cycle's plan is cleared (it was the plan for this one).
+    """
+    from lutetia.protection.activity import administered_activity
+    from lutetia.services.course import jsonable, validated, with_entry
+
+    result = administered_activity(
+        before_gbq=readings.before_gbq,
+        before_at=readings.before_at,
+        residual_gbq=readings.residual_gbq,
+        residual_at=readings.residual_at,
+        injected_at=readings.injected_at,
+        prescribed_gbq=readings.prescribed_gbq,
+    )
+    number = len((patient.case.get("course") or {}).get("cycles") or []) + 1
+    entry = {
+        "number": number,
+        "date": jsonable(readings.injected_at),
+        "activity_gbq": round(result.administered_gbq, 4),
+    }
+    document, _ = with_entry(patient.case, "cycles", entry, today())
+    document["course"].pop("planned_date", None)
+    document["course"].pop("planned_activity_gbq", None)
+    saved = save_case(
+        patient, document, validated(document), read_version, reason=f"cycle {number} given"
+    )
+    return Administration.objects.create(
+        patient=saved,
+        cycle_number=number,
+        injected_at=readings.injected_at,
+        prescribed_gbq=readings.prescribed_gbq,
+        before_gbq=readings.before_gbq,
+        before_at=readings.before_at,
+        residual_gbq=readings.residual_gbq,
+        residual_at=readings.residual_at,
+        administered_gbq=result.administered_gbq,
+        calculation={
+            "before_at_injection_gbq": result.before_at_injection_gbq,
+            "residual_at_injection_gbq": result.residual_at_injection_gbq,
+            "deviation_percent": result.deviation_percent,
+            "warnings": list(result.warnings),
+            "decay": "177Lu half-life from ICRP-107; both readings corrected to the injection",
+        },
+        recorded_by=user,
+    )

@@ -1,0 +1,122 @@
+"""A patient from referral to release in real headless Chromium (Playwright), role by role.
+
+The physician registers nothing by hand here: the patient comes from the example case of
+the VISION setting; the physician signs the selection and records consent and the plan,
+the technologist records the administration, the physicist the dose rates and the letter,
+and the physician signs the next-cycle decision. Screenshots of the board, the patient
+page and the worklist go to ``LUTETIA_SCREENSHOTS`` when it is set (docs/screenshots).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lutetia.clinic import store
+from lutetia.clinic.models import Administration, Decision, DoseRateReading, Patient
+from tests.clinic.conftest import PASSWORD
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop in this thread
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("LUTETIA_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def signed_in(page: Any, live_server: Any) -> Callable[[str], Any]:
+    def sign_in(user: str) -> Any:
+        page.context.clear_cookies()
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", user)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    return sign_in
+
+
+def test_one_patient_from_selection_to_release_in_the_browser(
+    signed_in: Callable[[str], Any],
+    live_server: Any,
+    users: dict[str, Any],
+    make_patient: Callable[[str], Patient],
+    shots: Path,
+) -> None:
+    patient = make_patient("01-vision-eligible.json")
+    for other in ("21-course-proceed.json", "23-course-grade2-scheduled.json"):
+        make_patient(other)
+    url = f"{live_server.url}/patients/{patient.pk}/"
+    today = store.today()
+
+    page = signed_in("physician")
+    assert page.get_by_role("link", name=patient.identifier).is_visible()
+    page.screenshot(path=str(shots / "board.png"))
+    page.get_by_role("link", name=patient.identifier).click()
+    page.wait_for_url(url)
+    assert "recommended" in page.locator("#selection h2").inner_text()
+    page.locator("#selection form.sign button[type=submit]").click()
+    assert "decision signed" in page.locator(".messages").inner_text()
+    consent = (today - timedelta(days=2)).isoformat() + "T09:00"
+    page.fill("#id_signed_at", consent)
+    page.get_by_role("button", name="Record consent").click()
+    assert "consent recorded" in page.locator(".messages").inner_text()
+    # a unit mix-up is refused on the page, naming the field
+    page.select_option("#id_analyte", "creatinine")
+    page.fill("#id_value", "80")
+    page.fill("#id_unit", "mg/dL")
+    page.fill("#id_date", today.isoformat())
+    page.get_by_role("button", name="Record lab").click()
+    assert "value:" in page.locator(".messages li.error").first.inner_text()
+
+    page = signed_in("technologist")
+    page.goto(url)
+    assert page.get_by_role("button", name="Record lab").count() == 0  # not this role's
+    injected = (today - timedelta(days=1)).isoformat()
+    page.fill("#id_injected_at", injected + "T10:30")
+    page.fill("#id_prescribed_gbq", "7.4")
+    page.fill("#id_before_gbq", "7.6")
+    page.fill("#id_before_at", injected + "T10:10")
+    page.fill("#id_residual_gbq", "0.1")
+    page.fill("#id_residual_at", injected + "T10:45")
+    page.get_by_role("button", name="Record administration").click()
+    assert "GBq administered" in page.locator(".messages").inner_text()
+
+    page = signed_in("physicist")
+    page.goto(url)
+    for hour, rate in (("12:30", "25"), (None, "12")):
+        moment = injected + "T" + hour if hour else today.isoformat() + "T10:30"
+        page.fill("#id_measured_at", moment)
+        page.fill("#id_rate_usv_h", rate)
+        page.get_by_role("button", name="Record reading").click()
+        assert "dose-rate reading recorded" in page.locator(".messages").inner_text()
+    assert "Discharge after" in page.locator("#release").inner_text()
+    with page.expect_response(lambda r: r.url.endswith("letter.pdf")) as letter:
+        page.goto(f"{url}letter.pdf")
+    assert letter.value.headers["content-type"] == "application/pdf"
+
+    page = signed_in("physician")
+    page.goto(url)
+    page.screenshot(path=str(shots / "patient.png"), full_page=True)
+    page.goto(f"{live_server.url}/worklist/")
+    page.screenshot(path=str(shots / "worklist.png"), full_page=False)
+
+    patient.refresh_from_db()
+    assert patient.stage == "in_treatment"
+    assert Decision.objects.filter(patient=patient, kind="selection").count() == 1
+    assert Administration.objects.filter(patient=patient).count() == 1
+    assert DoseRateReading.objects.filter(patient=patient).count() == 2
+    users_in_history = set(
+        patient.history.exclude(history_user=None).values_list("history_user__username", flat=True)
+    )
+    assert {"physician", "technologist"} <= users_in_history

@@ -1,0 +1,37 @@
+"""First light: the demo seeds every example, and every page renders for every clinical role."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from lutetia.clinic.demo import DEMO_USERS, seed
+from lutetia.clinic.models import Patient, Stage
+from lutetia.clinic.store import today
+
+
+@pytest.mark.django_db
+def test_demo_seeds_every_example_at_a_stage_and_every_page_renders() -> None:
+    counts = seed(today())
+    assert counts["created"] == counts["patients"] == Patient.objects.count() >= 31
+    stages = set(Patient.objects.values_list("stage", flat=True))
+    assert {
+        Stage.CANDIDATE,
+        Stage.CONSENTED,
+        Stage.IN_TREATMENT,
+        Stage.COMPLETED,
+        Stage.DISCONTINUED,
+    } <= stages
+    client = Client()
+    signed_in = client.post("/login/", {"username": "demo", "password": "demo"})
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == "/"
+    assert set(DEMO_USERS) >= {"physician", "physicist", "technologist", "viewer", "admin"}
+    for patient in Patient.objects.all():
+        response = client.get(f"/patients/{patient.pk}/")
+        assert response.status_code == 200, patient.identifier
+        assert b"The case cannot be evaluated" not in response.content, patient.identifier
+    for path in ("/", "/worklist/", "/overrides/"):
+        assert client.get(path).status_code == 200
+    # a second seed adds nobody
+    assert seed(today())["created"] == 0

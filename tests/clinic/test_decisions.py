@@ -1,0 +1,110 @@
+"""Signed decisions: advice accepted or overridden with a reason, reproducible later."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.messages import get_messages
+from django.test import Client
+
+from lutetia.clinic import store
+from lutetia.clinic.models import Decision, Patient
+from lutetia.clinic.views import digest
+from lutetia.guideline.catalogue import CATALOGUE_VERSION
+from lutetia.services.course import as_of, decide_next_cycle, validated
+from tests.clinic.conftest import post
+
+
+def _advice(patient: Patient) -> dict[str, object]:
+    return decide_next_cycle(validated(as_of(patient.case, store.today())))
+
+
+def _messages(response: object) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]  # type: ignore[attr-defined]
+
+
+def test_accepting_keeps_the_inputs_the_output_and_the_catalogue_version(
+    client_for: Callable[[str], Client], make_patient: Callable[[str], Patient]
+) -> None:
+    patient = make_patient("23-course-grade2-scheduled.json")
+    advice = _advice(patient)
+    response = post(
+        client_for("physician"),
+        f"/patients/{patient.pk}/sign/next_cycle/",
+        {"version": patient.version, "accept": "yes", "advice_digest": digest(advice)},
+    )
+    assert "decision signed" in _messages(response)
+    decision = Decision.objects.get(patient=patient)
+    assert decision.accepted
+    assert decision.engine_decision == decision.final_decision == advice["decision"]
+    assert decision.catalogue_version == CATALOGUE_VERSION
+    assert decision.signed_by.username == "physician"
+    # reproducible: the engine run again on the stored snapshot gives the stored output
+    assert decide_next_cycle(validated(decision.input_snapshot)) == decision.engine_output
+
+
+def test_an_override_needs_a_decision_and_a_written_reason_and_is_listed(
+    client_for: Callable[[str], Client], make_patient: Callable[[str], Patient]
+) -> None:
+    patient = make_patient("21-course-proceed.json")
+    advice = _advice(patient)
+    physician = client_for("physician")
+    path = f"/patients/{patient.pk}/sign/next_cycle/"
+    base = {"version": patient.version, "accept": "no", "advice_digest": digest(advice)}
+    refused = post(physician, path, {**base, "final_decision": "postpone", "reason": "x"})
+    assert any(m.startswith("reason:") for m in _messages(refused))
+    refused = post(physician, path, {**base, "final_decision": "maybe", "reason": "a" * 20})
+    assert any(m.startswith("final_decision:") for m in _messages(refused))
+    assert not Decision.objects.exists()
+    reason = "patient travelling abroad; postpone one week"
+    post(physician, path, {**base, "final_decision": "postpone", "reason": reason})
+    decision = Decision.objects.get()
+    assert not decision.accepted
+    assert decision.final_decision == "postpone"
+    assert decision.engine_decision == advice["decision"]
+    listed = client_for("viewer").get("/overrides/")
+    assert reason.encode() in listed.content
+
+
+def test_advice_that_changed_since_the_page_was_opened_is_not_signed(
+    client_for: Callable[[str], Client], make_patient: Callable[[str], Patient]
+) -> None:
+    patient = make_patient("21-course-proceed.json")
+    seen = digest(_advice(patient))
+    physician = client_for("physician")
+    # a new grade 3 adverse event arrives before the physician signs
+    post(
+        physician,
+        f"/patients/{patient.pk}/adverse-events/",
+        {
+            "version": patient.version,
+            "term": "Fatigue",
+            "grade": 3,
+            "onset": store.today().isoformat(),
+        },
+    )
+    patient.refresh_from_db()
+    response = post(
+        physician,
+        f"/patients/{patient.pk}/sign/next_cycle/",
+        {"version": patient.version, "accept": "yes", "advice_digest": seen},
+    )
+    assert any("advice changed" in m for m in _messages(response))
+    assert not Decision.objects.exists()
+
+
+def test_a_signed_discontinuation_moves_the_patient_off_the_worklist(
+    client_for: Callable[[str], Client], make_patient: Callable[[str], Patient]
+) -> None:
+    patient = make_patient("27-course-gfr-below-30.json")
+    advice = _advice(patient)
+    assert advice["decision"] == "discontinue"
+    post(
+        client_for("physician"),
+        f"/patients/{patient.pk}/sign/next_cycle/",
+        {"version": patient.version, "accept": "yes", "advice_digest": digest(advice)},
+    )
+    patient.refresh_from_db()
+    assert patient.stage == "discontinued"
+    worklist = client_for("viewer").get("/worklist/", {"start": "2000-01-01", "end": "2000-12-31"})
+    assert patient.identifier.encode() not in worklist.content
