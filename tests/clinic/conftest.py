@@ -129,3 +129,13 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Each test starts with an empty advice cache (a test database reuses record keys)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

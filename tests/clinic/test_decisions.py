@@ -108,3 +108,23 @@ def test_a_signed_discontinuation_moves_the_patient_off_the_worklist(
     assert patient.stage == "discontinued"
     worklist = client_for("viewer").get("/worklist/", {"start": "2000-01-01", "end": "2000-12-31"})
     assert patient.identifier.encode() not in worklist.content
+
+
+def test_cached_advice_follows_the_record_even_when_its_version_does_not(
+    client_for: Callable[[str], Client], make_patient: Callable[[str], Patient]
+) -> None:
+    """A restored database reuses record keys and versions: the cache must not answer for it."""
+    from lutetia.clinic.views import _advice
+    from tests.clinic.conftest import example
+
+    patient = make_patient("21-course-proceed.json")
+    assert _advice(patient)["next_cycle"]["decision"] == "proceed"
+    # the same key and version, another content (as after `lutetia db restore`)
+    replaced = example("27-course-gfr-below-30.json", store.today())
+    replaced["patient"]["id"] = patient.identifier
+    Patient.objects.filter(pk=patient.pk).update(case=replaced)
+    patient.refresh_from_db()
+    assert patient.version == 1
+    assert _advice(patient)["next_cycle"]["decision"] == "discontinue"
+    page = client_for("viewer").get(f"/patients/{patient.pk}/")
+    assert b'class="decision discontinue"' in page.content

@@ -62,6 +62,9 @@ COMMANDS: dict[str, Command] = {
     "demo": Command(
         "lutetia.cli.clinic", "the clinic web app with synthetic patients on 127.0.0.1 (SQLite)"
     ),
+    "serve": Command(
+        "lutetia.cli.clinic", "serve the clinic (waitress) over the configured database"
+    ),
     "db": Command("lutetia.cli.clinic", "the clinic database: migrate, backup, restore"),
     "grade": Command("lutetia.cli.clinical", "CTCAE v5.0 grade of a lab value"),
     "egfr": Command("lutetia.cli.clinical", "eGFR by the race-free CKD-EPI 2021 equation"),

@@ -29,6 +29,18 @@ def register(commands: Any) -> None:
     )
     demo.set_defaults(handler=run_demo)
 
+    serve = commands.add_parser(
+        "serve",
+        help="serve the clinic (waitress) over the configured database",
+        description="Serve the clinic over LUTETIA_DATABASE_URL with waitress. Listen on "
+        "loopback behind a TLS-terminating reverse proxy; cookies are Secure unless "
+        "LUTETIA_INSECURE_HTTP=1.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
+    serve.add_argument("--threads", type=int, default=4, help="worker threads, 1-64 (4)")
+    serve.set_defaults(handler=run_serve)
+
     db = commands.add_parser(
         "db",
         help="the clinic database: migrate, backup, restore",
@@ -100,6 +112,24 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print("Serving on 127.0.0.1 only; press Ctrl-C to stop.", flush=True)
     serve(application, host="127.0.0.1", port=args.port, threads=4, _quiet=True)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the clinic over the configured database (migrated first)."""
+    if not 1024 <= args.port <= 65535:
+        raise BadInputError("--port", f"{args.port} is outside 1024-65535")
+    if not 1 <= args.threads <= 64:
+        raise BadInputError("--threads", f"{args.threads} is outside 1-64")
+    setup_django()
+    from django.core.management import call_command
+    from waitress import serve
+
+    from lutetia.clinic.wsgi import application
+
+    call_command("migrate", verbosity=0, interactive=False)
+    print(f"Lutetia clinic on http://{args.host}:{args.port}/ ({args.threads} threads)", flush=True)
+    serve(application, host=args.host, port=args.port, threads=args.threads, _quiet=True)
     return 0
 
 

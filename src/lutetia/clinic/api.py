@@ -12,6 +12,7 @@ import datetime
 from datetime import timedelta
 from typing import Any, Literal
 
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -22,6 +23,7 @@ from ninja.security import SessionAuth
 from lutetia.clinic import store
 from lutetia.clinic.models import Patient, Stage, WorklistItem
 from lutetia.clinic.roles import Action, allowed
+from lutetia.clinic.views import worklist_rows
 from lutetia.errors import BadInputError
 from lutetia.units import ANALYTES
 
@@ -197,29 +199,44 @@ def add_lab(request: HttpRequest, pk: int, lab: LabIn) -> Any:
     if lab.uln is not None:
         entry["uln"] = lab.uln
     document, validated_case = with_entry(record.case, "labs", entry, store.today())
-    saved = store.save_case(record, document, validated_case, lab.version, reason="lab (API)")
+    with transaction.atomic():
+        saved = store.save_case(record, document, validated_case, lab.version, reason="lab (API)")
     return _out(saved)
 
 
 @api.get("/worklist", response={200: list[WorkItemOut], 403: ErrorOut, 422: ErrorOut})
 def worklist(
-    request: HttpRequest, start: datetime.date | None = None, end: datetime.date | None = None
+    request: HttpRequest,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+    offset: int = 0,
+    limit: int = 200,
 ) -> Any:
-    """Items due from ``start`` to ``end`` (default: the next 14 days) and every overdue item."""
+    """Items due from ``start`` to ``end`` (default: the next 14 days) and every overdue item.
+
+    Ordered by date; ``offset`` and ``limit`` (1-1000) page through them.
+    """
     _require(request, Action.VIEW)
+    if offset < 0:
+        raise BadInputError("offset", "must not be negative")
+    if not 1 <= limit <= 1000:
+        raise BadInputError("limit", "must be 1-1000")
     today = store.today()
     start = start or today
     end = end or start + timedelta(days=14)
     if end < start or (end - start).days > 366:
         raise BadInputError("end", "must be on or after start, at most one year later")
-    active = ~Q(patient__stage__in=(Stage.COMPLETED, Stage.DISCONTINUED))
     overdue = Q(status="open", date__lt=today) & (
         Q(window_end__lt=today) | Q(window_end__isnull=True)
     )
     due = Q(status__in=("open", "untracked"), date__gte=start, date__lte=end)
-    rows = WorklistItem.objects.select_related("patient").filter(active).filter(due | overdue)[
-        :5000
-    ]
+    # keys first (the covering index sorts them), then the rows in full
+    keys = list(
+        WorklistItem.objects.filter(due | overdue)
+        .order_by("date", "id")
+        .values_list("id", flat=True)[offset : offset + limit]
+    )
+    rows = worklist_rows(keys)
     return [
         WorkItemOut(
             patient_id=row.patient_id,

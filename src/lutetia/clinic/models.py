@@ -146,4 +146,5 @@ class WorklistItem(models.Model):
 
     class Meta:
         ordering = ("date", "patient_id")
-        indexes = (models.Index(fields=("status", "date")),)
+        # Covers the worklist's filters (status, date range, window end) and its order.
+        indexes = (models.Index(fields=("status", "date", "window_end")),)

@@ -69,7 +69,9 @@ def database(url: str | None) -> dict[str, Any]:
         config["CONN_HEALTH_CHECKS"] = True
     else:
         raise ValueError(f"LUTETIA_DATABASE_URL: unsupported database {config['ENGINE']!r}")
-    config["ATOMIC_REQUESTS"] = True
+    # Transactions are explicit around every write (views and store), not per request: under
+    # SQLite's IMMEDIATE mode a per-request transaction would make every page a writer.
+    config["ATOMIC_REQUESTS"] = False
     config["TEST"] = {"NAME": None}
     return config
 
@@ -129,6 +131,14 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database(os.environ.get("LUTETIA_DATABASE_URL"))}
+# Per-process cache of the engines' advice, keyed by patient, record version and day
+# (lutetia.clinic.views._cached): never stale, only repeated work saved.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    }
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [

@@ -57,10 +57,17 @@ def rebuild_derived(patient: Patient, case: Case) -> None:
         _rebuild_worklist(patient, case)
 
 
+#: Stages whose patients have nothing more on the worklist.
+CLOSED_STAGES = frozenset({"completed", "discontinued"})
+
+
 def _rebuild_worklist(patient: Patient, case: Case) -> None:
+    """The patient's worklist rows; none once the course is completed or discontinued."""
     from lutetia.services.course import due_items
 
     WorklistItem.objects.filter(patient=patient).delete()
+    if patient.stage in CLOSED_STAGES:
+        return
     WorklistItem.objects.bulk_create(
         WorklistItem(
             patient=patient,
