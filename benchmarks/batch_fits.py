@@ -7,13 +7,14 @@ part alone, which the script runs in a fresh process so that its peak RSS is its
    (same generator, same seed, same TACs), fitted with automatic model
    choice by the former scalar fitter (scipy ``curve_fit``, one TAC at a time;
    kept as the independent reference in ``tests/kinetics_reference.py``) and by
-   ``batch.fit_batch`` (all at once, and as a batch of one, as the organ path
-   ``kinetics.select_model`` calls it): time per TAC, models chosen, agreement, and the
-   95th percentile of |TIA/true TIA − 1| for both. ``tac_fits.py`` draws the
-   uptake rate of an uptake–washout TAC anew at each time point, so those
-   TACs have no single true TIA; the percentile is given over the mono- and
-   bi-exponential TACs (exact truth), and over a second set from the same
-   generator with one uptake rate per TAC (all kinds).
+   ``batch.fit_batch`` (all at once with numpy, and as batches of one, fitted in Python
+   floats with every model's uncertainty; the organ path ``kinetics.select_model``
+   computes the chosen model's only, ``tac_fits.py`` times it): time per TAC, models
+   chosen, agreement, and the 95th percentile of |TIA/true TIA − 1| for both.
+   ``tac_fits.py`` draws the uptake rate of an uptake–washout TAC anew at each time
+   point, so those TACs have no single true TIA; the percentile is given over the mono-
+   and bi-exponential TACs (exact truth), and over a second set from the same generator
+   with one uptake rate per TAC (all kinds).
 2. Voxels: 4 time points (4, 24, 72, 168 h) of a SIZE³ (default 128³)
    synthetic SPECT series, 4.8 mm voxels, float32: a body (elliptic
    cylinder) with background, liver, spleen, kidneys, parotid glands and four
@@ -60,30 +61,8 @@ LAMBDA_PHYS = tac_fits.LAMBDA_PHYS
 def generate_with_truth(
     rng: random.Random, *, one_uptake: bool = False
 ) -> tuple[TimeActivity, str, float]:
-    """``tac_fits.generate``, draw for draw, with the kind and the true TIA (NaN where the
-    uptake rate changes between points). ``one_uptake``: one uptake rate per TAC."""
-    kind = rng.choice(["mono", "uptake_washout", "bi"])
-    a = rng.uniform(20, 200)
-    washout = LAMBDA_PHYS + rng.uniform(0.002, 0.03)
-    uptake = rng.uniform(0.3, 1.0) if one_uptake and kind == "uptake_washout" else math.nan
-    values = []
-    for t in TIMES:
-        if kind == "mono":
-            value = a * math.exp(-washout * t)
-        elif kind == "uptake_washout":
-            rate = uptake if one_uptake else rng.uniform(0.3, 1.0)
-            value = a * (math.exp(-washout * t) - math.exp(-rate * t))
-        else:
-            value = a * (0.4 * math.exp(-0.2 * t) + 0.6 * math.exp(-washout * t))
-        values.append(max(value * rng.gauss(1.0, 0.05), 1e-3))
-    if kind == "mono":
-        truth = a / washout
-    elif kind == "bi":
-        truth = a * (0.4 / 0.2 + 0.6 / washout)
-    else:
-        truth = a * (1 / washout - 1 / uptake)
-    curve = TimeActivity(TIMES, tuple(values), tuple(0.05 * v for v in values))
-    return curve, kind, truth
+    """``tac_fits.generate_with_truth``: the TAC, its kind and its true TIA."""
+    return tac_fits.generate_with_truth(rng, one_uptake=one_uptake)
 
 
 def p95(errors: NDArray[np.float64]) -> str:

@@ -832,3 +832,166 @@ def test_a_phase_seen_at_one_point_only_is_flagged_undetermined() -> None:
     y_dense = a1 * np.exp(-l1 * dense) + a2 * np.exp(-l2 * dense)
     seen = batch.fit_models(dense, y_dense, "bi", sd_mbq=0.05 * y_dense)  # absolute SDs
     assert 0 < seen.max_relative_sd[0] < 1
+
+
+# --- a few TACs: the engine's algorithm in Python floats (lutetia.dosimetry.small_batch) -----
+#
+# Up to batch._ONE_BY_ONE TACs (one organ TAC, a study's regions) are fitted one at a time in
+# Python floats, more with numpy all at once: the same algorithm, rounded differently (the
+# steps solved by Cholesky instead of LAPACK's LU, sums point by point). So a TAC fitted alone
+# gets what it gets inside a large batch: the same model, status and SSR; where the fit is
+# determined the same TIA (1e-6) and SD (1e-5); where it is not (a flat valley of the SSR),
+# both stop at some point of the valley.
+
+#: 40 other TACs: with one more, a batch the numpy path fits.
+_OTHERS = generate(np.random.default_rng(2026), 40)
+
+
+def _tac(case: tuple[str, float, float, float, int, bool]) -> tuple[NDArray[np.float64], bool]:
+    kind, a, washout, uptake, seed, weighted = case
+    t = np.array(TIMES)
+    lam = LAMBDA_PHYS + washout
+    if kind == "mono":
+        clean = a * np.exp(-lam * t)
+    elif kind == "uptake_washout":
+        clean = a * (np.exp(-lam * t) - np.exp(-uptake * t))
+    else:
+        clean = a * (0.4 * np.exp(-0.2 * t) + 0.6 * np.exp(-lam * t))
+    return np.maximum(clean * np.random.default_rng(seed).normal(1, 0.05, t.size), 1e-3), weighted
+
+
+@settings(max_examples=30)
+@given(tacs)
+def test_a_tac_alone_is_the_tac_in_a_numpy_batch(
+    case: tuple[str, float, float, float, int, bool],
+) -> None:
+    y, weighted = _tac(case)
+    rows = np.vstack([y, _OTHERS])
+    assert rows.shape[0] > batch._ONE_BY_ONE  # the numpy path
+    together = batch.fit_batch(TIMES, rows, sd_mbq=0.05 * rows if weighted else None)
+    sd = 0.05 * y if weighted else None
+    alone = batch.fit_batch(TIMES, y, sd_mbq=sd)
+    fit = select_model(scalar(y, sd))
+    assert fit.model == alone.model_of(0) == together.model_of(0)
+    assert (fit.tia_mbq_h, fit.tia_sd_mbq_h) == (alone.tia_mbq_h[0], alone.tia_sd_mbq_h[0])
+    for one, many in zip(alone.fits, together.fits, strict=True):
+        assert one.status[0] == many.status[0] == Status.OK
+        assert one.ssr[0] == pytest.approx(many.ssr[0], rel=1e-4)  # even in a flat valley
+        if one.max_relative_sd[0] < 0.5 and many.max_relative_sd[0] < 0.5:
+            assert one.ssr[0] == pytest.approx(many.ssr[0], rel=1e-9)
+            assert one.tia_mbq_h[0] == pytest.approx(many.tia_mbq_h[0], rel=1e-6)
+            assert one.tia_sd_mbq_h[0] == pytest.approx(many.tia_sd_mbq_h[0], rel=1e-5)
+            assert one.parameters[0] == pytest.approx(many.parameters[0], rel=1e-4)
+
+
+@pytest.mark.parametrize("points", [4, 6, 8])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_every_model_alone_agrees_with_numpy(points: int, weighted: bool) -> None:
+    """Each model (tri-exponential with 8 points), forced, fitted to TACs alone and with numpy
+    (the same TACs as one batch): the rules above, and every TAC fitted alone exactly as the
+    organ path fits it (fit_model)."""
+    times = {4: (4.0, 24.0, 72.0, 168.0), 6: TIMES, 8: (0.5, 2.0, *TIMES)}[points]
+    y = generate(np.random.default_rng(points + 10 * weighted), 12, times)
+    sd = 0.05 * y if weighted else None
+    models = [m for m in PARAMETER_COUNT if PARAMETER_COUNT[m] <= points]
+    for model in models:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(batch, "_ONE_BY_ONE", 0)
+            numpy_fits = batch.fit_models(times, y, model, sd_mbq=sd)
+        python_fits = batch.fit_models(times, y, model, sd_mbq=sd)
+        np.testing.assert_array_equal(python_fits.status, numpy_fits.status)
+        ok = python_fits.status == Status.OK
+        # In a flat valley (the tri-exponential on 8 points: relative SDs of 10⁵) the SSRs
+        # differ by up to 1.2e-6 of it.
+        assert python_fits.ssr[ok] == pytest.approx(numpy_fits.ssr[ok], rel=1e-4)
+        determined = ok & (python_fits.max_relative_sd < 0.5) & (numpy_fits.max_relative_sd < 0.5)
+        assert python_fits.ssr[determined] == pytest.approx(numpy_fits.ssr[determined], rel=1e-9)
+        assert python_fits.tia_mbq_h[determined] == pytest.approx(
+            numpy_fits.tia_mbq_h[determined], rel=1e-6
+        )
+        assert python_fits.tia_sd_mbq_h[determined] == pytest.approx(
+            numpy_fits.tia_sd_mbq_h[determined], rel=1e-5
+        )
+        for i in np.flatnonzero(ok):
+            single = fit_model(
+                TimeActivity(times, tuple(y[i]), None if sd is None else tuple(sd[i])), model
+            )
+            assert single.tia_mbq_h == python_fits.tia_mbq_h[i]
+            assert single.ssr == python_fits.ssr[i]
+            assert list(single.parameters.values()) == list(python_fits.parameters[i])
+
+
+def test_a_few_tacs_are_fitted_without_numpy_iterations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of up to _ONE_BY_ONE TACs never enters the numpy fitter (what makes one organ
+    TAC fast); more do."""
+    y = generate(np.random.default_rng(3), batch._ONE_BY_ONE + 1)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("numpy path")
+
+    monkeypatch.setattr(batch, "_fit_rows_numpy", refuse)
+    fit = batch.fit_batch(TIMES, y[: batch._ONE_BY_ONE], sd_mbq=0.05 * y[: batch._ONE_BY_ONE])
+    assert np.all(fit.status == Status.OK)
+    select_model(scalar(y[0], 0.05 * y[0]))
+    with pytest.raises(AssertionError, match="numpy path"):
+        batch.fit_batch(TIMES, y, sd_mbq=0.05 * y)
+
+
+def test_a_tac_python_cannot_fit_goes_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where Python floats would raise (a division by zero, an overflow: numpy gives inf or
+    NaN) the model's fit of that TAC is the numpy path's, for the batch and the organ path."""
+    from lutetia.dosimetry import small_batch
+
+    y = generate(np.random.default_rng(8), 3)
+    with monkeypatch.context() as patch:
+        patch.setattr(batch, "_ONE_BY_ONE", 0)
+        numpy_fit = batch.fit_batch(TIMES, y[0])
+    fit_core = small_batch._fit_core
+
+    def fails_for_bi(model: ModelName, *args: Any) -> small_batch.RowFit:
+        if model == "bi":
+            raise ZeroDivisionError
+        return fit_core(model, *args)
+
+    monkeypatch.setattr(small_batch, "_fit_core", fails_for_bi)
+    alone = batch.fit_batch(TIMES, y[0])
+    bi = alone.models.index("bi")
+    assert alone.fits[bi].tia_mbq_h[0] == numpy_fit.fits[bi].tia_mbq_h[0]
+    assert alone.fits[bi].parameters[0] == pytest.approx(numpy_fit.fits[bi].parameters[0], 0)
+    fit = select_model(scalar(y[0], None))
+    assert (fit.model, fit.tia_mbq_h) == (alone.model_of(0), alone.tia_mbq_h[0])
+    assert fit.notes == tuple(f"{m.model}: AICc {m.aicc[0]:.2f}" for m in alone.fits)
+    assert fit_model(scalar(y[0], None), "bi").tia_mbq_h == numpy_fit.fits[bi].tia_mbq_h[0]
+
+
+@settings(max_examples=60)
+@given(
+    st.integers(3, 6),
+    st.integers(0, 2**32 - 1),
+    st.floats(-12, 0),
+)
+def test_the_step_solver_is_lapacks(k: int, seed: int, log_damping: float) -> None:
+    """Damped normal equations of any conditioning: the Cholesky solve (or, where rounding
+    makes the matrix indefinite, Gaussian elimination) agrees with LAPACK (numpy.linalg.solve)
+    to the conditioning; an exactly singular matrix is refused by both paths alike."""
+    from lutetia.dosimetry import small_batch
+
+    rng = np.random.default_rng(seed)
+    jac = rng.normal(size=(k + 2, k)) * 10.0 ** rng.uniform(-3, 3, k)
+    normal = jac.T @ jac
+    diagonal = np.diag(normal) * (1 + 10.0**log_damping)
+    rhs = rng.normal(size=k)
+    matrix = normal.copy()
+    np.fill_diagonal(matrix, diagonal)
+    solution, solved = small_batch._solve(normal.tolist(), diagonal.tolist(), rhs.tolist())
+    assert solved
+    expected = np.linalg.solve(matrix, rhs)
+    error = np.linalg.norm(matrix @ np.array(solution) - rhs)
+    assert error <= 1e-8 * np.linalg.norm(matrix) * np.linalg.norm(expected) + 1e-300
+    # A zero row and column with a zero on the diagonal: LAPACK raises, the engine then uses
+    # Cholesky and reports the step unsolved.
+    singular = matrix.copy()
+    singular[0, :] = singular[:, 0] = 0.0
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.solve(singular, rhs)
+    assert not small_batch._solve(singular.tolist(), np.diag(singular).tolist(), rhs.tolist())[1]

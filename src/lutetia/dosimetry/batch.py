@@ -2,9 +2,11 @@
 
 The models, bounds, model selection and uncertainty of
 :mod:`lutetia.dosimetry.kinetics` (theory: docs/dosimetry.md), fitted to arrays of
-TACs shaped (n_tacs, n_times) at once with numpy. The organ path
-(:func:`lutetia.dosimetry.kinetics.fit_model`, ``select_model``, hence ``lutetia
-dose tac``) calls this engine with a batch of one; the scipy ``curve_fit`` fitter it
+TACs shaped (n_tacs, n_times) at once with numpy. Up to :data:`_ONE_BY_ONE` TACs (the
+organ path, :func:`lutetia.dosimetry.kinetics.fit_model`, ``select_model``, hence
+``lutetia dose tac``, and a study's regions) are fitted one at a time in Python floats
+by the same algorithm (:mod:`lutetia.dosimetry.small_batch`), where numpy's cost per
+call would be nearly all of the time. The scipy ``curve_fit`` fitter the engine
 replaced is kept in the tests (tests/kinetics_reference.py) as an independent
 reference, which the engine matches within 10⁻⁶ in TIA where both converge
 (tests/test_dosimetry_batch.py says where and why they may differ).
@@ -102,6 +104,10 @@ _VALLEY: Final[float] = 1e-7
 _MAX_DAMPING: Final[float] = 1e30
 #: Up to this many TACs a step is solved by LAPACK per TAC, above by vectorised Cholesky.
 _SMALL_BATCH: Final[int] = 256
+#: Up to this many TACs are fitted one at a time in Python floats (:mod:`small_batch`):
+#: 1.6–1.8 ms CPU per 6-point TAC (every model with its uncertainty), against 9 ms (2 TACs),
+#: 2.9 ms (16), 1.7 ms (32) and 0.6 ms (128) per TAC with numpy (measured 2026-12-02).
+_ONE_BY_ONE: Final[int] = 32
 
 
 class Status(enum.IntEnum):
@@ -1013,7 +1019,21 @@ def _covariance_terms(
 def _fit_rows(
     model: ModelName, t: FloatArray, y: FloatArray, sd: FloatArray | None
 ) -> dict[str, FloatArray]:
-    """Fit ``model`` to time-major TACs (n, N) that passed the input checks."""
+    """Fit ``model`` to time-major TACs (n, N) that passed the input checks.
+
+    Up to :data:`_ONE_BY_ONE` TACs are fitted one at a time in Python floats
+    (:mod:`lutetia.dosimetry.small_batch`: the same algorithm without numpy's cost per
+    call, which dominates on a few TACs); more with numpy, all at once.
+    """
+    if y.shape[1] <= _ONE_BY_ONE:
+        return _fit_rows_one_by_one(model, t, y, sd)
+    return _fit_rows_numpy(model, t, y, sd)
+
+
+def _fit_rows_numpy(
+    model: ModelName, t: FloatArray, y: FloatArray, sd: FloatArray | None
+) -> dict[str, FloatArray]:
+    """:func:`_fit_rows` with numpy, all TACs at once."""
     import numpy as np
 
     k = PARAMETER_COUNT[model]
@@ -1073,6 +1093,40 @@ def _fit_rows(
         "slowest_lambda_per_h": slowest, "max_relative_sd": relative_sd, "ok": ok,
         "start": start,
     }  # fmt: skip
+
+
+def _fit_rows_one_by_one(
+    model: ModelName, t: FloatArray, y: FloatArray, sd: FloatArray | None
+) -> dict[str, FloatArray]:
+    """:func:`_fit_rows` one TAC at a time (:func:`lutetia.dosimetry.small_batch.fit_row`);
+    a TAC that needs numpy's inf and NaN arithmetic goes to the numpy path alone."""
+    import numpy as np
+
+    from lutetia.dosimetry.small_batch import Unsupported, fit_row
+
+    lambda_phys = lambda_phys_per_h()
+    shared = t.shape[1] == 1
+    times = t[:, 0].tolist() if shared else None
+    rows: list[dict[str, float | list[float]]] = []
+    for i in range(y.shape[1]):
+        row_t = times if times is not None else t[:, i].tolist()
+        row_sd = None if sd is None else sd[:, i].tolist()
+        try:
+            rows.append(fit_row(model, row_t, y[:, i].tolist(), row_sd, lambda_phys))
+        except Unsupported:
+            column = slice(i, i + 1)
+            alone = _fit_rows_numpy(
+                model, t if shared else t[:, column], y[:, column],
+                None if sd is None else sd[:, column],
+            )  # fmt: skip
+            rows.append({name: values[0].tolist() for name, values in alone.items()})
+    result = {name: np.array([row[name] for row in rows], dtype=float) for name in _PER_ROW}
+    result["parameters"] = np.array([row["parameters"] for row in rows], dtype=float).reshape(
+        len(rows), PARAMETER_COUNT[model]
+    )
+    result["ok"] = np.array([bool(row["ok"]) for row in rows], dtype=bool)
+    result["start"] = np.array([row["start"] for row in rows], dtype=np.int8)
+    return result
 
 
 _PER_ROW: Final[tuple[str, ...]] = (

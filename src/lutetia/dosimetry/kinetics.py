@@ -27,9 +27,11 @@ mono-exponential through the last two points (never slower than physical).
 It needs at least two points.
 
 Fits are done by the batched engine, :mod:`lutetia.dosimetry.batch` (bounded
-Levenberg–Marquardt with numpy), with a batch of one: the same engine fits
-one organ TAC here and millions of voxel TACs in
-:func:`lutetia.dosimetry.batch.fit_voxels`.
+Levenberg–Marquardt): the same engine fits one organ TAC here and millions of
+voxel TACs in :func:`lutetia.dosimetry.batch.fit_voxels`. A TAC fitted alone (or
+one of a study's few regions) runs the engine's algorithm in Python floats
+(:mod:`lutetia.dosimetry.small_batch`: numpy's cost per call dominates on six
+numbers), and only the chosen model's uncertainty is computed.
 
 No fit is returned silently when the data cannot support it: every
 :class:`Fit` carries ``warnings`` when no washout was observed (the last point
@@ -41,9 +43,9 @@ lies after the last measurement (extrapolated, not measured).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, cast
 
 from lutetia.dosimetry.plausibility import (
     MAX_ACTIVITY_MBQ,
@@ -192,41 +194,100 @@ def _optional(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_ROW_VALUES: Final[tuple[str, ...]] = (
+    "tia_mbq_h", "tia_sd_mbq_h", "ssr", "aicc", "effective_half_life_h", "tail_mbq_h",
+    "slowest_lambda_per_h",
+)  # fmt: skip
+
+
 def _as_fit(points: TimeActivity, fits: ModelFits, row: int = 0) -> Fit:
     """The :class:`Fit` of row ``row`` of a batch fit (``points``: that row's TAC)."""
     from lutetia.dosimetry.batch import Status
 
-    model = fits.model
-    if fits.status[row] != Status.OK:
+    values = {name: float(getattr(fits, name)[row]) for name in _ROW_VALUES}
+    parameters = [float(v) for v in fits.parameters[row]]
+    return _fit_of(points, fits.model, fits.status[row] == Status.OK, parameters, values)
+
+
+def _fit_of(
+    points: TimeActivity,
+    model: ModelName,
+    ok: bool,
+    parameters: list[float],
+    values: Mapping[str, object],
+) -> Fit:
+    """The :class:`Fit` of one fitted row: its parameters as reported and the values named
+    in :data:`_ROW_VALUES` (``ok``: the fit converged with a finite TIA)."""
+    from lutetia.dosimetry.batch import parameter_names
+
+    if not ok:
         # TimeActivity has checked the points, so only the fit itself can have failed.
         raise BadInputError("--model", f"the {model} model could not be fitted to these points")
-    values = [float(v) for v in fits.parameters[row]]
-    tia = require_finite(float(fits.tia_mbq_h[row]), "tia_mbq_h")
-    amplitudes, lambdas = _components(model, values)
+    number = {name: float(cast(float, values[name])) for name in _ROW_VALUES}
+    tia = require_finite(number["tia_mbq_h"], "tia_mbq_h")
+    amplitudes, lambdas = _components(model, parameters)
 
     def curve(t: float) -> float:
         return math.fsum(a * math.exp(-lam * t) for a, lam in zip(amplitudes, lambdas, strict=True))
 
     cautions = reliability_warnings(
-        points, tia, float(fits.tail_mbq_h[row]), _optional(float(fits.slowest_lambda_per_h[row]))
+        points, tia, number["tail_mbq_h"], _optional(number["slowest_lambda_per_h"])
     )
     return Fit(
-        model, dict(zip(fits.parameter_names, values, strict=True)), tia,
-        _optional(float(fits.tia_sd_mbq_h[row])), float(fits.ssr[row]),
-        _optional(float(fits.aicc[row])), float(fits.effective_half_life_h[row]), curve,
-        warnings=cautions,
+        model, dict(zip(parameter_names(model), parameters, strict=True)), tia,
+        _optional(number["tia_sd_mbq_h"]), number["ssr"], _optional(number["aicc"]),
+        number["effective_half_life_h"], curve, warnings=cautions,
     )  # fmt: skip
+
+
+def _alone(points: TimeActivity, model: ModelName | None) -> Fit | BadInputError | None:
+    """``model`` (None: the AICc choice among the candidates) fitted to one TAC by the
+    engine's algorithm in Python floats (:mod:`lutetia.dosimetry.small_batch`, as
+    :func:`lutetia.dosimetry.batch.fit_batch` fits a few TACs), the uncertainty computed
+    for the chosen model only. None where that path hands the TAC to numpy."""
+    from lutetia.dosimetry.batch import candidate_models, lambda_phys_per_h
+    from lutetia.dosimetry.small_batch import Unsupported, choose, fit_core, report
+
+    t = [float(v) for v in points.time_h]
+    y = [float(v) for v in points.activity_mbq]
+    sd = None if points.sd_mbq is None else [float(v) for v in points.sd_mbq]
+    lambda_phys = lambda_phys_per_h()
+    models = candidate_models(len(t)) if model is None else (model,)
+    try:
+        fits = [fit_core(m, t, y, sd, lambda_phys) for m in models]
+        index = choose(fits) if model is None else 0
+        if index < 0:
+            return BadInputError("points", "no model could be fitted")
+        row = report(fits[index])
+    except Unsupported:
+        return None
+    parameters = cast(list[float], row["parameters"])
+    try:
+        fit = _fit_of(points, fits[index].model, bool(row["ok"]), parameters, row)
+    except BadInputError as error:
+        return error
+    if model is not None:
+        return fit
+    return replace(fit, notes=tuple(f"{f.model}: AICc {f.aicc:.2f}" for f in fits if f.ok))
 
 
 def fit_model(points: TimeActivity, model: ModelName) -> Fit:
     """Least-squares fit of one model (weighted by 1/SD² when SDs are given).
 
-    The batched engine (:func:`lutetia.dosimetry.batch.fit_models`) with a batch of one:
+    The batched engine's algorithm for one TAC (:mod:`lutetia.dosimetry.small_batch`;
+    :func:`lutetia.dosimetry.batch.fit_models` with numpy where that hands over):
     bounded Levenberg–Marquardt from the peeled start, then from the alternative one
     when the first fit is not good enough; TIA SD by the GUM's first-order propagation.
     """
-    from lutetia.dosimetry.batch import fit_models
+    from lutetia.dosimetry.batch import _models_for, fit_models
 
+    if model in PARAMETER_COUNT:
+        _models_for(model, len(points))  # the engine's checks of the model and the points
+        result = _alone(points, model)
+        if isinstance(result, BadInputError):
+            raise result
+        if result is not None:
+            return result
     return _as_fit(
         points, fit_models(points.time_h, points.activity_mbq, model, sd_mbq=points.sd_mbq)
     )
@@ -235,8 +296,9 @@ def fit_model(points: TimeActivity, model: ModelName) -> Fit:
 def select_model(points: TimeActivity) -> Fit:
     """Fit every model with enough points; the simplest within ΔAICc < 2 of the best.
 
-    One call of the batched engine (:func:`lutetia.dosimetry.batch.fit_batch`, ``"auto"``)
-    with a batch of one; ``notes`` give every fitted model's AICc.
+    The batched engine's ``"auto"`` (:func:`lutetia.dosimetry.batch.fit_batch`) for one
+    TAC, in Python floats (:mod:`lutetia.dosimetry.small_batch`); ``notes`` give every
+    fitted model's AICc.
     """
     result = select_models([points])[0]
     if isinstance(result, BadInputError):
@@ -248,11 +310,12 @@ def select_models(series: Sequence[TimeActivity]) -> list[Fit | BadInputError]:
     """:func:`select_model` for several TACs (one study's regions) in one batch.
 
     The TACs with the same number of points, AICc selection and the same use of SDs
-    (all given or none) are fitted together by one call of the batched engine;
-    each TAC gets its :class:`Fit`, or the :class:`~lutetia.errors.BadInputError`
-    that says why it has none, in the order given.
+    (all given or none) are fitted together by one call of the batched engine (up to
+    :data:`lutetia.dosimetry.batch._ONE_BY_ONE` of them one at a time in Python floats,
+    as the engine fits so few); each TAC gets its :class:`Fit`, or the
+    :class:`~lutetia.errors.BadInputError` that says why it has none, in the order given.
     """
-    from lutetia.dosimetry.batch import Status, candidate_models, fit_batch
+    from lutetia.dosimetry.batch import _ONE_BY_ONE, Status, candidate_models, fit_batch
 
     results: list[Fit | BadInputError | None] = [None] * len(series)
     groups: dict[tuple[int, bool], list[int]] = {}
@@ -275,7 +338,15 @@ def select_models(series: Sequence[TimeActivity]) -> list[Fit | BadInputError]:
             results[i] = BadInputError(
                 "points", "one point: use a single-time-point method (lutetia dose stp)"
             )
-    for (_, with_sd), rows in groups.items():
+    for (_, with_sd), group in groups.items():
+        rows = group
+        if len(group) <= _ONE_BY_ONE:
+            alone = [_alone(series[i], None) for i in group]
+            for i, result in zip(group, alone, strict=True):
+                results[i] = result
+            rows = [i for i, result in zip(group, alone, strict=True) if result is None]
+            if not rows:
+                continue
         times = [series[i].time_h for i in rows]
         batch = fit_batch(
             times[0] if all(t == times[0] for t in times) else times,
