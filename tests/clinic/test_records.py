@@ -318,3 +318,52 @@ def test_case_export_and_import_round_trip(
         {"version": patient.version, "case_file": duplicate},
     )
     assert any("given twice" in m for m in _messages(response))
+
+
+@pytest.fixture(scope="session")
+def phantom_study() -> str:
+    """The synthetic SPECT/CT phantom in the clinic's study directory (made once)."""
+    import json
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from lutetia.imaging.phantom import make_phantom
+
+    name = "phantom-for-tests"
+    folder = Path(settings.STUDIES_DIR) / name
+    if not (folder / "study.json").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        truth = make_phantom(folder, shape=(40, 40, 40), spacing_mm=(7.2, 7.2, 7.2))
+        (folder / "study.json").write_text(
+            json.dumps({"calibration_cps_per_mbq": truth.calibration_cps_per_mbq})
+        )
+    return name
+
+
+def test_a_physicist_records_image_dosimetry_for_a_given_cycle(
+    phantom_study: str,
+    client_for: Callable[[str], Client],
+    make_patient: Callable[[str], Patient],
+) -> None:
+    from lutetia.clinic.models import DosimetryStudy
+
+    patient = make_patient("21-course-proceed.json")
+    physicist = client_for("physicist")
+    path = f"/patients/{patient.pk}/studies/"
+    # only a folder of the study directory, never a path
+    refused = post(physicist, path, {"version": 1, "study": "../../etc", "cycle_number": 1})
+    assert any(m.startswith("study:") for m in _messages(refused))
+    refused = post(physicist, path, {"version": 1, "study": phantom_study, "cycle_number": 5})
+    assert any(m.startswith("cycle_number:") for m in _messages(refused))
+    assert not DosimetryStudy.objects.exists()
+    response = post(physicist, path, {"version": 1, "study": phantom_study, "cycle_number": 2})
+    assert any("image dosimetry" in m for m in _messages(response)), _messages(response)
+    study = DosimetryStudy.objects.get(patient=patient)
+    kidneys = study.document["regions"]["kidneys"]
+    assert kidneys["absorbed_dose_gy"] > 0
+    assert study.recorded_by.username == "physicist"
+    patient.refresh_from_db()
+    assert patient.version == 2
+    page = client_for("viewer").get(f"/patients/{patient.pk}/")
+    assert b"Measured absorbed dose summed over cycles 2" in page.content

@@ -36,6 +36,7 @@ ROUTES: dict[str, tuple[str, Action]] = {
     "add_administration": ("POST", Action.ADMINISTRATION),
     "add_dose_rate": ("POST", Action.DOSE_RATE),
     "sign_decision": ("POST", Action.SIGN_DECISION),
+    "add_study": ("POST", Action.DOSIMETRY),
     "letter_pdf": ("GET", Action.RELEASE),
     "plot": ("GET", Action.VIEW),
 }

@@ -4,7 +4,8 @@
 
 The server's binaries are found in Debian's /usr/lib/postgresql/*/bin or on the PATH;
 as root, the cluster is created and run by the ``postgres`` user (PostgreSQL refuses
-root). The command gets ``LUTETIA_DATABASE_URL``; the cluster is removed afterwards.
+root). The command gets ``LUTETIA_DATABASE_URL`` (an empty database ``lutetia``; pytest-django
+makes its own ``test_lutetia`` beside it); the cluster is removed afterwards.
 Without PostgreSQL the command is not run and the script exits 0 saying so, unless
 ``LUTETIA_REQUIRE_POSTGRES`` is set (``.ci/run`` sets it): then it fails.
 """
@@ -83,6 +84,11 @@ def main(command: list[str]) -> int:
             ],
             check=True,
             stdout=subprocess.DEVNULL,
+        )
+        createdb = _binary("createdb") or "createdb"
+        subprocess.run(
+            [createdb, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "lutetia"],
+            check=True,
         )
         environment = {
             **os.environ,

@@ -7,6 +7,7 @@ far apart) in a database opened today. No real patient data is involved.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -173,7 +174,41 @@ def _demo_administration(technologist: Any, today: date) -> int:
             distance_m=1.0,
             recorded_by=technologist,
         )
+    _demo_study(record, administration.cycle_number)
     return 1
+
+
+def _demo_study(patient: Any, cycle_number: int) -> None:
+    """The synthetic SPECT/CT phantom (4 scans, moved between them) as the cycle's study.
+
+    Written into the clinic's study directory, where a physicist can import it again.
+    """
+    from django.conf import settings
+    from django.contrib.auth.models import User
+
+    from lutetia.clinic import store
+    from lutetia.imaging.phantom import make_phantom
+
+    name = "DEMO-RELEASE-cycle-1-phantom"
+    folder = Path(settings.STUDIES_DIR) / name
+    if not (folder / "labels.nii.gz").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        truth = make_phantom(folder, shape=(48, 48, 48), spacing_mm=(6.4, 6.4, 6.4))
+        # the phantom's counts need its camera calibration (docs/imaging.md, study.json)
+        (folder / "study.json").write_text(
+            json.dumps({"calibration_cps_per_mbq": truth.calibration_cps_per_mbq}),
+            encoding="utf-8",
+        )
+    document = store.compute_study(name)
+    patient.refresh_from_db()
+    store.record_study(
+        patient,
+        patient.version,
+        cycle_number=cycle_number,
+        name=name,
+        document=document,
+        user=User.objects.get(username="physicist"),
+    )
 
 
 _NAMES = (

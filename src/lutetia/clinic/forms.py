@@ -174,6 +174,19 @@ class DoseRateForm(VersionedForm):
     }
 
 
+class StudyForm(VersionedForm):
+    """Import a serial SPECT/CT study (a folder of the clinic's study directory) for a cycle."""
+
+    study = forms.ChoiceField(choices=[])
+    cycle_number = forms.IntegerField(min_value=1, max_value=12, label="Cycle")
+
+    def __init__(self, *args: Any, folders: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["study"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(name, name) for name in folders]
+
+
 class DecisionForm(VersionedForm):
     """The physician's signature on the engine's advice: accept, or override with a reason."""
 

@@ -131,6 +131,27 @@ class DoseRateReading(models.Model):
         ordering = ("patient", "cycle_number", "measured_at")
 
 
+class DosimetryStudy(models.Model):
+    """Organ and lesion doses of one cycle from serial quantitative SPECT/CT.
+
+    ``document`` is the output of ``lutetia dose images`` for the study
+    (:func:`lutetia.services.image_dosimetry.run_study`): regions with masses,
+    time points, fitted model, TIA and absorbed dose, registration, assumptions and
+    warnings. ``source`` names the study folder it was computed from.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="studies")
+    cycle_number = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=300)
+    document: Any = models.JSONField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("patient", "cycle_number", "-recorded_at")
+
+
 class WorklistItem(models.Model):
     """One dated item of a patient's plan, rebuilt from the case whenever it is saved."""
 

@@ -10,6 +10,8 @@
 ``LUTETIA_INSECURE_HTTP``  ``1`` only for the loopback demo and tests served over plain HTTP:
                            cookies are then not marked Secure and HSTS is off.
 ``LUTETIA_TIME_ZONE``      the department's IANA time zone (default ``Europe/Paris``).
+``LUTETIA_STUDIES_DIR``    the folder of SPECT/CT studies the physicist can import (default
+                           ``studies`` in the data directory).
 """
 
 from __future__ import annotations
@@ -196,6 +198,10 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("LUTETIA_TIME_ZONE", "Europe/Paris")
 USE_I18N = False
 USE_TZ = True
+
+#: Image studies the physicist can import (one sub-folder per study, laid out as
+#: docs/imaging.md says); the clinic reads only below this folder.
+STUDIES_DIR = Path(os.environ.get("LUTETIA_STUDIES_DIR") or data_dir() / "studies")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = data_dir() / "static"

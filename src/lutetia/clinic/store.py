@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +18,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from lutetia.cases.model import Case
-from lutetia.clinic.models import Administration, Decision, Patient, WorklistItem
+from lutetia.clinic.models import (
+    Administration,
+    Decision,
+    DosimetryStudy,
+    Patient,
+    WorklistItem,
+)
 
 
 class StaleVersion(Exception):  # noqa: N818 - the name says what happened
@@ -172,5 +179,64 @@ def record_administration(
             "warnings": list(result.warnings),
             "decay": "177Lu half-life from ICRP-107; both readings corrected to the injection",
         },
+        recorded_by=user,
+    )
+
+
+def study_folders() -> list[str]:
+    """The study folders the physicist may import (sub-folders of ``STUDIES_DIR``)."""
+    from django.conf import settings
+
+    root = Path(settings.STUDIES_DIR)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def compute_study(name: str) -> dict[str, Any]:
+    """``lutetia dose images --register`` on the study folder ``name`` (outside any transaction).
+
+    Only a folder listed by :func:`study_folders` is read: a name is never a path.
+    """
+    from django.conf import settings
+
+    from lutetia.errors import BadInputError
+    from lutetia.services.image_dosimetry import Options, run_study, study_inputs
+
+    if name not in study_folders():
+        raise BadInputError("study", f"{name!r} is not a study folder of this clinic")
+    inputs = study_inputs(Path(settings.STUDIES_DIR) / name)
+    return run_study(inputs, Options(register=True))
+
+
+@transaction.atomic
+def record_study(
+    patient: Patient,
+    read_version: int,
+    *,
+    cycle_number: int,
+    name: str,
+    document: dict[str, Any],
+    user: Any,
+) -> DosimetryStudy:
+    """Keep a computed study for a given cycle of the patient (version checked)."""
+    from lutetia.errors import BadInputError
+
+    cycles = (patient.case.get("course") or {}).get("cycles") or []
+    if cycle_number not in {c.get("number") for c in cycles}:
+        raise BadInputError(
+            "cycle_number", f"cycle {cycle_number} is not recorded for this patient"
+        )
+    updated = Patient.objects.filter(pk=patient.pk, version=read_version).update(
+        version=F("version") + 1
+    )
+    if not updated:
+        patient.refresh_from_db()
+        raise StaleVersion(patient, read_version)
+    return DosimetryStudy.objects.create(
+        patient=patient,
+        cycle_number=cycle_number,
+        source=name,
+        document=document,
         recorded_by=user,
     )

@@ -28,6 +28,7 @@ urlpatterns = [
     path("patients/<int:pk>/administrations/", views.add_administration, name="add_administration"),
     path("patients/<int:pk>/dose-rates/", views.add_dose_rate, name="add_dose_rate"),
     path("patients/<int:pk>/sign/<str:kind>/", views.sign_decision, name="sign_decision"),
+    path("patients/<int:pk>/studies/", views.add_study, name="add_study"),
     path("patients/<int:pk>/letter.pdf", views.letter_pdf, name="letter_pdf"),
     path("patients/<int:pk>/plots/<str:name>.svg", views.plot, name="plot"),
     path("healthz", views.healthz, name="healthz"),

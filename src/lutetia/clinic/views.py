@@ -235,6 +235,8 @@ def patient_page(request: HttpRequest, pk: int) -> HttpResponse:
         "administration_form": forms.AdministrationForm(initial={**version, "prescribed_gbq": 7.4}),
         "dose_rate_form": forms.DoseRateForm(initial={**version, "distance_m": 1.0}),
         "import_form": forms.ImportForm(initial=version),
+        "study_form": forms.StudyForm(initial=version, folders=store.study_folders()),
+        "studies": _studies(patient),
     }
     for kind in ("selection", "next_cycle"):
         output = advice.get(kind)
@@ -489,6 +491,69 @@ def add_dose_rate(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 messages.success(request, "dose-rate reading recorded")
     return redirect("patient", pk=patient.pk)
+
+
+@require_POST
+@requires(Action.DOSIMETRY)
+def add_study(request: HttpRequest, pk: int) -> HttpResponse:
+    """Compute organ and lesion doses of a SPECT/CT study and keep them for a cycle.
+
+    The images are read and fitted before any transaction opens (seconds); the result
+    is then stored if nobody changed the record meanwhile.
+    """
+    patient = get_object_or_404(Patient, pk=pk)
+    form = forms.StudyForm(request.POST, folders=store.study_folders())
+    if not form.is_valid():
+        _form_error(request, form)
+        return redirect("patient", pk=patient.pk)
+    data = form.cleaned_data
+    try:
+        document = store.compute_study(data["study"])
+        store.record_study(
+            patient,
+            data["version"],
+            cycle_number=data["cycle_number"],
+            name=data["study"],
+            document=document,
+            user=_user(request),
+        )
+    except BadInputError as error:
+        form.add_bad_input(error)
+        _form_error(request, form)
+    except store.StaleVersion as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"image dosimetry of {data['study']} recorded")
+        for warning in document.get("warnings", []):
+            messages.warning(request, warning)
+    return redirect("patient", pk=patient.pk)
+
+
+def _studies(patient: Patient) -> dict[str, Any]:
+    """The patient's image studies and the measured absorbed doses summed over cycles."""
+    from lutetia.dosimetry.bed import LIMITS
+
+    studies = list(patient.studies.select_related("recorded_by").order_by("cycle_number"))
+    latest: dict[int, Any] = {}
+    for study in studies:
+        latest.setdefault(study.cycle_number, study)  # newest first within a cycle
+    limits = {"kidneys": LIMITS["kidneys_absorbed"], "red_marrow": LIMITS["red_marrow_absorbed"]}
+    totals: dict[str, float] = {}
+    for study in latest.values():
+        for name, region in study.document.get("regions", {}).items():
+            dose = region.get("absorbed_dose_gy")
+            if isinstance(dose, int | float):
+                totals[name] = totals.get(name, 0.0) + float(dose)
+    cumulative = [
+        {
+            "region": name,
+            "cumulative_gy": total,
+            "limit": limits.get(name),
+            "fraction": total / limits[name].limit_gy if name in limits else None,
+        }
+        for name, total in sorted(totals.items())
+    ]
+    return {"list": studies, "cycles": sorted(latest), "cumulative": cumulative}
 
 
 @require_POST
