@@ -61,6 +61,7 @@ def test_one_patient_from_selection_to_release_in_the_browser(
 
     page = signed_in("physician")
     assert page.get_by_role("link", name=patient.identifier).is_visible()
+    page.wait_for_load_state("networkidle")
     page.screenshot(path=str(shots / "board.png"))
     page.get_by_role("link", name=patient.identifier).click()
     page.wait_for_url(url)
@@ -107,8 +108,13 @@ def test_one_patient_from_selection_to_release_in_the_browser(
 
     page = signed_in("physician")
     page.goto(url)
-    page.screenshot(path=str(shots / "patient.png"), full_page=True)
+    page.wait_for_load_state("networkidle")
+    images = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+    assert images, "no plot on the patient page"
+    assert all(width > 0 for width in images), "a plot did not render"
+    page.screenshot(path=str(shots / "patient.png"), full_page=False)
     page.goto(f"{live_server.url}/worklist/")
+    page.wait_for_load_state("networkidle")
     page.screenshot(path=str(shots / "worklist.png"), full_page=False)
 
     patient.refresh_from_db()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -166,6 +166,10 @@ def test_an_administration_is_decay_corrected_and_becomes_the_next_cycle(
     assert cycles[-1]["activity_gbq"] == pytest.approx(record.administered_gbq, abs=1e-4)
     assert patient.stage == "in_treatment"
     assert WorklistItem.objects.filter(patient=patient, kind="interim_labs").exists()
+    # the guideline's regimen is planned for cycle 2 until a physician plans otherwise
+    injected = date.fromisoformat(cycles[-1]["date"][:10])
+    assert patient.case["course"]["planned_date"] == (injected + timedelta(weeks=6)).isoformat()
+    assert patient.case["course"]["planned_activity_gbq"] == 7.4
 
 
 @pytest.mark.parametrize(

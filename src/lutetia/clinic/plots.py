@@ -36,11 +36,19 @@ def _figure() -> tuple[Any, Any]:
     return figure, figure.subplots()
 
 
-def _svg(figure: Any, axes: Any, case: Case) -> bytes:
+def _svg(figure: Any, axes: Any, case: Case, days: list[date]) -> bytes:
+    """The figure as SVG: cycles dotted, the time axis from the first to the last date ± 2 weeks."""
+    from datetime import timedelta
+
     from lutetia.cases.model import day_of
 
-    for cycle in case.course.cycles if case.course else []:
-        axes.axvline(day_of(cycle.date), color="#5c7cfa", linewidth=0.8, linestyle=":")
+    cycles = [day_of(c.date) for c in (case.course.cycles if case.course else [])]
+    for cycle in cycles:
+        axes.axvline(cycle, color="#5c7cfa", linewidth=0.8, linestyle=":")
+    shown = days + cycles
+    if shown:
+        axes.set_xlim(min(shown) - timedelta(days=14), max(shown) + timedelta(days=14))
+    figure.autofmt_xdate()
     axes.grid(True, linewidth=0.3)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
@@ -84,11 +92,14 @@ def blood_counts(case: Case) -> bytes:
                 label=f"{term.name.split(' ')[0]} ({CANONICAL_UNITS[analyte]})",  # type: ignore[index]
             )
         target.set_ylabel(f"{analyte} ({CANONICAL_UNITS[analyte]})")  # type: ignore[index]
-    axes.set_ylim(bottom=0)
-    right.set_ylim(bottom=0)
-    axes.legend(loc="lower left", fontsize=7)
+        if series:
+            target.set_ylim(0, max(max(v for _, v in series) * 1.15, bounds[0][1] * 1.3))
+    lines = axes.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    axes.legend(lines[0] + more[0], lines[1] + more[1], loc="best", fontsize=7)
     axes.set_title("Blood counts with CTCAE v5.0 grade bands (platelets)", fontsize=9)
-    return _svg(figure, axes, case)
+    plotted = [day for analyte in ("platelets", "hemoglobin") for day, _ in _series(case, analyte)]
+    return _svg(figure, axes, case, plotted)
 
 
 def psa(case: Case) -> bytes:
@@ -114,13 +125,13 @@ def psa(case: Case) -> bytes:
             linewidth=0.8,
             label="PCWG3 progression: +25 % and ≥ 2 ng/mL over nadir",
         )
-        axes.legend(loc="upper left", fontsize=7)
+        axes.legend(loc="best", fontsize=7)
+        axes.set_ylim(0, max(*values, nadir * 1.25, nadir + 2.0) * 1.15)
     else:
         axes.text(0.5, 0.5, "no PSA recorded", ha="center", transform=axes.transAxes)
     axes.set_ylabel("PSA (ng/mL)")
-    axes.set_ylim(bottom=0)
     axes.set_title("PSA", fontsize=9)
-    return _svg(figure, axes, case)
+    return _svg(figure, axes, case, [day for day, _ in series])
 
 
 PLOTS: dict[str, Callable[[Case], bytes]] = {"counts": blood_counts, "psa": psa}

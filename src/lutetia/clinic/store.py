@@ -137,8 +137,12 @@ def record_administration(
 ) -> Administration:
     """Decay-correct the readings, add the cycle to the case and keep the calculation.
 
-    The next cycle's plan is cleared (it was the plan for this one).
+    The plan that was for this cycle is replaced by the guideline's regimen for the next
+    one (Process of treatment procedure, 11: every 6 weeks, here with this cycle's
+    prescribed activity) until a physician plans otherwise; after the sixth cycle the
+    plan is cleared.
     """
+    from lutetia.guideline.schedule import INTERVAL, MAX_CYCLES
     from lutetia.protection.activity import administered_activity
     from lutetia.services.course import jsonable, validated, with_entry
 
@@ -157,8 +161,12 @@ def record_administration(
         "activity_gbq": round(result.administered_gbq, 4),
     }
     document, _ = with_entry(patient.case, "cycles", entry, today())
-    document["course"].pop("planned_date", None)
-    document["course"].pop("planned_activity_gbq", None)
+    course = document["course"]
+    course.pop("planned_date", None)
+    course.pop("planned_activity_gbq", None)
+    if number < MAX_CYCLES:
+        course["planned_date"] = (readings.injected_at + INTERVAL).date().isoformat()
+        course["planned_activity_gbq"] = readings.prescribed_gbq
     saved = save_case(
         patient, document, validated(document), read_version, reason=f"cycle {number} given"
     )
