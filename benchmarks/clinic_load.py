@@ -11,14 +11,15 @@ by ``lutetia serve`` (waitress, 4 threads) and measured over loopback:
 
 * cold: the first request for each of 200 different patient pages (the engines run), timed
   by this script one after another;
-* warm: ApacheBench (Debian's apache2-utils, ``ab``), 4 concurrent clients, 400 requests
-  per page, p50/p95 from ab's percentile table.
+* warm: ApacheBench (Debian's apache2-utils, ``ab``), 1 and 4 concurrent clients, 400
+  requests per page, p50/p95 from ab's percentile table.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import os
 import re
 import shutil
@@ -97,12 +98,17 @@ def populate(patients: int) -> list[int]:
                     for d in due
                 )
             WorklistItem.objects.bulk_create(items, batch_size=5000)
+    # what a running database's maintenance does (autovacuum; SQLite's PRAGMA optimize)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     return treated
 
 
-def _ab(url: str, cookie: str, requests: int) -> dict[str, float]:
+def _ab(url: str, cookie: str, requests: int, clients: int) -> dict[str, float]:
     output = subprocess.run(
-        ["ab", "-q", "-n", str(requests), "-c", "4", "-C", cookie, url],
+        ["ab", "-q", "-n", str(requests), "-c", str(clients), "-C", cookie, url],
         capture_output=True,
         text=True,
         check=True,
@@ -189,9 +195,10 @@ def main() -> int:
             "API worklist": f"{base}/api/worklist",
         }
         results: dict[str, Any] = {}
-        for name, url in pages.items():
-            results[name] = figures = _ab(url, cookie, args.requests)
+        for (name, url), clients in itertools.product(pages.items(), (1, 4)):
+            results[name] = figures = _ab(url, cookie, args.requests, clients)
             print(
+                f"{clients} client{'s' if clients > 1 else ''}, "
                 f"{name}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
                 f"max {figures['max_ms']:.0f} ms, {figures['per_s']:.0f}/s, "
                 f"failed {figures['failed']:.0f}"
