@@ -210,7 +210,7 @@ def worklist(
     start: datetime.date | None = None,
     end: datetime.date | None = None,
     offset: int = 0,
-    limit: int = 200,
+    limit: int = 100,
 ) -> Any:
     """Items due from ``start`` to ``end`` (default: the next 14 days) and every overdue item.
 

@@ -38,7 +38,7 @@ from lutetia.errors import BadInputError
 
 MAX_CASE_BYTES = 1_000_000
 #: Worklist rows per page (overdue and due are paged separately).
-WORKLIST_PAGE = 100
+WORKLIST_PAGE = 50
 WORKLIST_COLUMNS = ("date", "window_end", "kind", "description", "section", "cycle", "status")
 
 
