@@ -95,8 +95,11 @@ def test_one_patient_from_selection_to_release_in_the_browser(
 
     page = signed_in("physicist")
     page.goto(url)
+    from django.utils import timezone
+
+    later = timezone.localtime(timezone.now() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
     for hour, rate in (("12:30", "25"), (None, "12")):
-        moment = injected + "T" + hour if hour else today.isoformat() + "T10:30"
+        moment = injected + "T" + hour if hour else later
         page.fill("#id_measured_at", moment)
         page.fill("#id_rate_usv_h", rate)
         page.get_by_role("button", name="Record reading").click()

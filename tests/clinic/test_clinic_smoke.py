@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.test import Client
 
@@ -35,3 +37,22 @@ def test_demo_seeds_every_example_at_a_stage_and_every_page_renders() -> None:
         assert client.get(path).status_code == 200
     # a second seed adds nobody
     assert seed(today())["created"] == 0
+
+
+def test_pages_show_no_python_repr_or_none(
+    client_for: Callable[[str], Client], make_patient: Callable[[str], Patient]
+) -> None:
+    """Absent values show as a dash; mappings as text, never Python's repr."""
+    viewer = client_for("viewer")
+    for name in (
+        "14-incomplete-workup.json",
+        "05-taxane-naive-docetaxel-fit.json",
+        "06-history-incomplete.json",
+        "16-other-ligand-late-consent.json",
+    ):
+        patient = make_patient(name)
+        page = viewer.get(f"/patients/{patient.pk}/").content.decode()
+        for token in (">None<", " None ", ", None)", "{'", "None</td>"):
+            assert token not in page, (name, token)
+        history = viewer.get(f"/patients/{patient.pk}/history/").content.decode()
+        assert "{'" not in history

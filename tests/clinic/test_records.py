@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
@@ -129,16 +130,23 @@ def test_a_stale_write_through_the_store_raises_and_rolls_back(
     assert patient.history.count() == 2
 
 
-def _administration(patient: Patient, **changes: object) -> dict[str, object]:
-    injected = store.today().isoformat() + "T10:30"
+def local(moment: datetime) -> str:
+    """A moment as the form's datetime-local field takes it (the department's zone)."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def _administration(patient: Patient, hours_ago: float = 2, **changes: object) -> dict[str, object]:
+    """Readings of an injection ``hours_ago``: syringe 20 min before, residual 15 min after."""
+    injected = timezone.now() - timedelta(hours=hours_ago)
+
     data: dict[str, object] = {
         "version": patient.version,
-        "injected_at": injected,
+        "injected_at": local(injected),
         "prescribed_gbq": 7.4,
         "before_gbq": 7.6,
-        "before_at": store.today().isoformat() + "T10:10",
+        "before_at": local(injected - timedelta(minutes=20)),
         "residual_gbq": 0.1,
-        "residual_at": store.today().isoformat() + "T10:45",
+        "residual_at": local(injected + timedelta(minutes=15)),
     }
     data.update(changes)
     return data
@@ -222,7 +230,7 @@ def test_a_request_that_fails_midway_writes_nothing(
             residual_at=injected + timedelta(minutes=20),
         )
 
-    store.record_administration(patient, patient.version, readings(8), users["technologist"])
+    store.record_administration(patient, patient.version, readings(1), users["technologist"])
     patient.refresh_from_db()
     Administration.objects.filter(patient=patient).update(cycle_number=2)  # the trap
     before = (patient.version, patient.case, patient.history.count())
@@ -237,10 +245,15 @@ def test_dose_rate_readings_give_release_advice_and_the_letter(
 ) -> None:
     patient = make_patient("01-vision-eligible.json")
     technologist = client_for("technologist")
-    post(technologist, f"/patients/{patient.pk}/administrations/", _administration(patient))
+    post(
+        technologist,
+        f"/patients/{patient.pk}/administrations/",
+        _administration(patient, hours_ago=30),
+    )
     patient.refresh_from_db()
-    for hours, rate in ((2, 25.0), (20, 12.0)):
-        moment = f"{store.today().isoformat()}T{10 + hours // 10}:{30 + hours % 10}"
+    injected = Administration.objects.get(patient=patient).injected_at
+    for hours, rate in ((2, 25.0), (26, 12.0)):
+        moment = local(injected + timedelta(hours=hours))
         response = post(
             client_for("physicist"),
             f"/patients/{patient.pk}/dose-rates/",
@@ -277,12 +290,12 @@ def test_an_implausible_dose_rate_is_refused(
         f"/patients/{patient.pk}/dose-rates/",
         {
             "version": patient.version,
-            "measured_at": store.today().isoformat() + "T12:00",
+            "measured_at": local(timezone.now() - timedelta(minutes=30)),
             "rate_usv_h": 25000.0,
             "distance_m": 1.0,
         },
     )
-    assert any(m.startswith("rate_usv_h:") for m in _messages(response))
+    assert any(m.startswith("rate_usv_h:") for m in _messages(response)), _messages(response)
     assert not DoseRateReading.objects.filter(patient=patient).exists()
 
 

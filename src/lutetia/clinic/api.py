@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.errors import HttpError
 from ninja.security import SessionAuth
+from pydantic import ConfigDict, field_validator
 
 from lutetia.clinic import store
 from lutetia.clinic.models import Patient, Stage, WorklistItem
@@ -26,6 +27,10 @@ from lutetia.clinic.roles import Action, allowed
 from lutetia.clinic.views import worklist_rows
 from lutetia.errors import BadInputError
 from lutetia.units import ANALYTES
+
+#: Paging and date bounds of the API's queries (beyond them: 422, never an overflow).
+MAX_OFFSET = 1_000_000_000
+EARLIEST, LATEST = datetime.date(1900, 1, 1), datetime.date(2200, 12, 31)
 
 api = NinjaAPI(
     title="Lutetia clinic API",
@@ -62,15 +67,27 @@ class PatientList(Schema):
 
 
 class LabIn(Schema):
-    """A laboratory result in its own UCUM unit; ``version`` is the patient version read."""
+    """A laboratory result in its own UCUM unit; ``version`` is the patient version read.
 
-    version: int = Field(ge=1)
+    Strict types (a JSON ``true`` is not the value 1) and no unknown field, as in a case file.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, le=2**31)
     analyte: Literal[ANALYTES]  # type: ignore[valid-type]
     value: float
     unit: str = Field(min_length=1, max_length=32)
     date: datetime.date
     lln: float | None = None
     uln: float | None = None
+
+    @field_validator("version", "value", "lln", "uln", mode="before")
+    @classmethod
+    def _number_not_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
 
 
 class WorkItemOut(Schema):
@@ -126,8 +143,8 @@ def patients(
     _require(request, Action.VIEW)
     if len(q) > 64:
         raise BadInputError("q", "at most 64 characters")
-    if offset < 0:
-        raise BadInputError("offset", "must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadInputError("offset", f"must be 0-{MAX_OFFSET}")
     if not 1 <= limit <= 500:
         raise BadInputError("limit", "must be 1-500")
     rows = Patient.objects.all().only("pk", "identifier", "name", "stage", "version")
@@ -217,11 +234,14 @@ def worklist(
     Ordered by date; ``offset`` and ``limit`` (1-1000) page through them.
     """
     _require(request, Action.VIEW)
-    if offset < 0:
-        raise BadInputError("offset", "must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadInputError("offset", f"must be 0-{MAX_OFFSET}")
     if not 1 <= limit <= 1000:
         raise BadInputError("limit", "must be 1-1000")
     today = store.today()
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise BadInputError(name, f"must lie between {EARLIEST} and {LATEST}")
     start = start or today
     end = end or start + timedelta(days=14)
     if end < start or (end - start).days > 366:

@@ -17,11 +17,42 @@ from lutetia.clinic.models import Stage
 from lutetia.errors import BadInputError
 from lutetia.units import ANALYTES
 
+#: Characters refused in free text: controls (a newline could print a fake line in a
+#: text report) and bidirectional overrides (which reorder what a reader sees).
+_BIDI = {
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+}
 
-def aware(value: datetime | None, field: str) -> datetime | None:
-    """A form datetime with the department's time zone (forms give aware datetimes)."""
-    if value is not None and value.tzinfo is None:
-        raise forms.ValidationError({field: "needs a time zone"})
+
+def plain_text(value: str, *, newlines: bool = False) -> str:
+    """``value`` if it holds no control or bidirectional-override character."""
+    allowed = {"\n", "\r", "\t"} if newlines else set()
+    for character in value:
+        if (ord(character) < 32 or 127 <= ord(character) < 160 or character in _BIDI) and (
+            character not in allowed
+        ):
+            raise forms.ValidationError(
+                f"contains the control character U+{ord(character):04X}: type plain text"
+            )
+    return value
+
+
+def not_in_future(value: datetime) -> datetime:
+    """An aware datetime that is not later than now."""
+    from django.utils import timezone
+
+    if value > timezone.now():
+        raise forms.ValidationError("is in the future")
     return value
 
 
@@ -95,6 +126,12 @@ class AdverseEventForm(VersionedForm):
             self.unknown_term = True
         return term
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("grade") == 5 and data.get("resolved"):
+            self.add_error("resolved", "grade 5 is death related to the event: nothing resolves")
+        return data
+
     def entry(self) -> dict[str, Any]:
         data = self.cleaned_data
         entry: dict[str, Any] = {
@@ -119,6 +156,9 @@ class WellbeingForm(VersionedForm):
     )
     note = forms.CharField(max_length=500, required=False)
 
+    def clean_note(self) -> str:
+        return plain_text(self.cleaned_data.get("note") or "")
+
     def entry(self) -> dict[str, Any]:
         data = self.cleaned_data
         entry: dict[str, Any] = {"date": data["date"].isoformat(), "status": data["status"]}
@@ -133,12 +173,26 @@ class ConsentForm(VersionedForm):
     signed_at = forms.DateTimeField(widget=_DATETIME)
     field_map: ClassVar[dict[str, str]] = {"consent": "signed_at"}
 
+    def clean_signed_at(self) -> datetime:
+        return not_in_future(self.cleaned_data["signed_at"])
+
 
 class PlanForm(VersionedForm):
     """The next cycle's planned date and activity."""
 
     planned_date = forms.DateField(widget=_DATE)
     planned_activity_gbq = forms.FloatField(min_value=0.0, label="Planned activity (GBq)")
+
+    def clean_planned_date(self) -> Any:
+        from django.utils import timezone
+
+        planned = self.cleaned_data["planned_date"]
+        today = timezone.localdate()
+        if planned < today:
+            raise forms.ValidationError(f"{planned} is in the past: plan from today on")
+        if (planned - today).days > 366:
+            raise forms.ValidationError(f"{planned} is more than a year ahead")
+        return planned
 
 
 class AdministrationForm(VersionedForm):
@@ -196,12 +250,17 @@ class DecisionForm(VersionedForm):
         widget=forms.RadioSelect,
     )
     final_decision = forms.CharField(max_length=32, required=False)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000
+    )
     advice_digest = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args: Any, choices: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.decision_choices = choices
+
+    def clean_reason(self) -> str:
+        return plain_text(self.cleaned_data.get("reason") or "", newlines=True)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -217,6 +276,9 @@ class DecisionForm(VersionedForm):
 
 class NewPatientForm(forms.Form):
     """Register a patient by a case file (the lutetia.case/1 contract)."""
+
+    def clean_name(self) -> str:
+        return plain_text(self.cleaned_data.get("name") or "")
 
     name = forms.CharField(max_length=200, required=False, label="Display name")
     case_file = forms.FileField(help_text="lutetia.case/1 (JSON or YAML), at most 1 MB")

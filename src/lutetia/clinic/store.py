@@ -131,6 +131,42 @@ class Readings:
     residual_at: datetime
 
 
+#: How late an administration may be entered (days after the injection).
+LATE_ENTRY_DAYS = 30
+
+
+def check_can_administer(patient: Patient, injected_at: datetime) -> None:
+    """Refuse an administration the record does not allow (Process of treatment procedure, 1).
+
+    No cycle for a completed or discontinued course; none without written consent signed
+    before the injection; none in the future or entered more than
+    :data:`LATE_ENTRY_DAYS` days late.
+    """
+    from lutetia.errors import BadInputError
+
+    if patient.stage in CLOSED_STAGES:
+        raise BadInputError(
+            "injected_at", f"the course is {patient.stage}: no further cycle can be recorded"
+        )
+    now = timezone.now()
+    if injected_at > now:
+        raise BadInputError("injected_at", "is in the future")
+    if (now - injected_at).days > LATE_ENTRY_DAYS:
+        raise BadInputError(
+            "injected_at", f"is more than {LATE_ENTRY_DAYS} days ago: correct the date"
+        )
+    signed = (patient.case.get("consent") or {}).get("signed_at")
+    if not signed:
+        raise BadInputError(
+            "injected_at", "no written informed consent is recorded: record it before a cycle"
+        )
+    consent = datetime.fromisoformat(str(signed))
+    if consent.tzinfo is None:  # a consent date without a time counts from that day's start
+        consent = datetime.combine(consent.date(), datetime.min.time(), injected_at.tzinfo)
+    if injected_at < consent:
+        raise BadInputError("injected_at", f"is before the written consent ({signed})")
+
+
 @transaction.atomic
 def record_administration(
     patient: Patient, read_version: int, readings: Readings, user: Any
@@ -145,6 +181,8 @@ def record_administration(
     from lutetia.guideline.schedule import INTERVAL, MAX_CYCLES
     from lutetia.protection.activity import administered_activity
     from lutetia.services.course import jsonable, validated, with_entry
+
+    check_can_administer(patient, readings.injected_at)
 
     result = administered_activity(
         before_gbq=readings.before_gbq,

@@ -299,6 +299,9 @@ def _write(
     if not form.is_valid():
         _form_error(request, form)
         return False
+    if form.cleaned_data["version"] != patient.version:
+        messages.error(request, str(store.StaleVersion(patient, form.cleaned_data["version"])))
+        return False
     try:
         document, case = change(patient.case, form)
     except BadInputError as error:
@@ -415,6 +418,9 @@ def add_administration(request: HttpRequest, pk: int) -> HttpResponse:
         _form_error(request, form)
         return redirect("patient", pk=patient.pk)
     data = form.cleaned_data
+    if data["version"] != patient.version:
+        messages.error(request, str(store.StaleVersion(patient, data["version"])))
+        return redirect("patient", pk=patient.pk)
     try:
         record = store.record_administration(
             patient,
@@ -449,7 +455,11 @@ def add_administration(request: HttpRequest, pk: int) -> HttpResponse:
 @requires(Action.DOSE_RATE)
 def add_dose_rate(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a dose-rate reading after the latest administration."""
-    from lutetia.protection.clearance import check_distance
+    from lutetia.protection.clearance import (
+        check_distance,
+        check_readings_plausible,
+        readings_at_1m,
+    )
 
     patient = get_object_or_404(Patient, pk=pk)
     form = forms.DoseRateForm(request.POST)
@@ -460,16 +470,28 @@ def add_dose_rate(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "no administration is recorded: a reading needs one")
     else:
         data = form.cleaned_data
+        rate = data["rate_usv_h"]
         try:
             check_distance(data["distance_m"], "distance_m")
-            rate = data["rate_usv_h"]
-            if not 0 < rate <= 5000:
-                raise BadInputError("rate_usv_h", f"{rate:g} µSv/h is outside 0-5000 µSv/h")
+            if data["measured_at"] > timezone.now():
+                raise BadInputError("measured_at", "is in the future")
             hours = (data["measured_at"] - latest.injected_at).total_seconds() / 3600
             if not 0 <= hours <= 24 * 30:
                 raise BadInputError(
                     "measured_at", "must lie within 30 days after the latest injection"
                 )
+            # the whole series as release and the letter will read it: the same limits
+            series = list(patient.dose_rates.filter(cycle_number=latest.cycle_number))
+            if any(r.distance_m != data["distance_m"] for r in series):
+                raise BadInputError(
+                    "distance_m", "the other readings of this cycle are at another distance"
+                )
+            points = [
+                ((r.measured_at - latest.injected_at).total_seconds() / 3600, r.rate_usv_h)
+                for r in series
+            ]
+            readings = readings_at_1m([*points, (hours, rate)], data["distance_m"])
+            check_readings_plausible(readings, latest.administered_gbq)
         except BadInputError as error:
             form.add_bad_input(error)
             _form_error(request, form)
@@ -572,7 +594,9 @@ def sign_decision(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     form = forms.DecisionForm(request.POST, choices=_choices(kind))
     if output is None:
         messages.error(
-            request, f"no {kind.replace('_', ' ')} advice to sign: {advice.get('error', '')}"
+            request,
+            f"no {kind.replace('_', ' ')} advice to sign: "
+            + (advice.get("error") or "the case has none (no cycle given yet)"),
         )
     elif not form.is_valid():
         _form_error(request, form)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -20,6 +21,31 @@ def when(value: str | datetime | None) -> str:
     if moment.tzinfo is None:
         return moment.strftime("%Y-%m-%d %H:%M")
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@register.filter
+def shown(value: Any) -> str:
+    """A finding's value or threshold for the page: ``—`` when absent, mappings and lists
+    as ``key: value`` text, numbers to 4 significant digits."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {shown(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(shown(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """A stored document as indented JSON (the audit trail's before and after)."""
+    import json
+
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @register.filter
