@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
@@ -189,7 +188,7 @@ def test_an_administration_is_decay_corrected_and_becomes_the_next_cycle(
     ],
 )
 def test_an_implausible_administration_writes_nothing(
-    changes: dict[str, object],
+    changes: dict[str, Any],
     field: str,
     client_for: Callable[[str], Client],
     make_patient: Callable[[str], Patient],
