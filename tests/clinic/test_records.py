@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
@@ -134,7 +135,9 @@ def local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
 
 
-def _administration(patient: Patient, hours_ago: float = 2, **changes: object) -> dict[str, object]:
+def _administration(
+    patient: Patient, hours_ago: float = 2, **changes: Any
+) -> dict[str, object]:
     """Readings of an injection ``hours_ago``: syringe 20 min before, residual 15 min after."""
     injected = timezone.now() - timedelta(hours=hours_ago)
 
