@@ -135,9 +135,7 @@ def local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
 
 
-def _administration(
-    patient: Patient, hours_ago: float = 2, **changes: Any
-) -> dict[str, object]:
+def _administration(patient: Patient, hours_ago: float = 2, **changes: Any) -> dict[str, object]:
     """Readings of an injection ``hours_ago``: syringe 20 min before, residual 15 min after."""
     injected = timezone.now() - timedelta(hours=hours_ago)
 
