@@ -176,3 +176,53 @@ def test_migrate_creates_the_tables_and_is_idempotent(tmp_path: Path) -> None:
     connection.close()
     assert {"clinic_patient", "clinic_decision", "clinic_historicalpatient"} <= tables
     assert mode == "wal"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("LUTETIA_DATABASE_URL", "").startswith("postgres"),
+    reason="runs in the PostgreSQL pass (tests/clinic/with_postgres.py)",
+)
+def test_backup_and_restore_on_postgresql(tmp_path: Path) -> None:
+    import psycopg
+
+    server = os.environ["LUTETIA_DATABASE_URL"].rsplit("/", 1)[0]
+    name = "lutetia_backup_test"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    env = {
+        **os.environ,
+        "LUTETIA_DATA_DIR": str(tmp_path),
+        "LUTETIA_DATABASE_URL": f"{server}/{name}",
+        "DJANGO_SETTINGS_MODULE": "lutetia.clinic.settings",
+    }
+    assert _lutetia("db", "migrate", env=env).returncode == 0
+    seeded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); "
+            "from lutetia.clinic.demo import ensure_roles_and_users as e; e()",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    copy = tmp_path / "backup.dump"
+    result = _lutetia("db", "backup", str(copy), env=env)
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(f"{server}/{name}", autocommit=True) as db:
+        before = db.execute("SELECT count(*) FROM auth_user").fetchone()
+        db.execute("DELETE FROM auth_user_groups")
+        db.execute("DELETE FROM auth_user")
+    restored = _lutetia("db", "restore", str(copy), env=env)
+    assert restored.returncode == 0, restored.stderr
+    with psycopg.connect(f"{server}/{name}") as db:
+        assert db.execute("SELECT count(*) FROM auth_user").fetchone() == before
+    junk = tmp_path / "junk.dump"
+    junk.write_bytes(b"not a dump")
+    assert _lutetia("db", "restore", str(junk), env=env).returncode == 2
+    with psycopg.connect(f"{server}/{name}") as db:
+        assert db.execute("SELECT count(*) FROM auth_user").fetchone() == before
