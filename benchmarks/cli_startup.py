@@ -71,6 +71,12 @@ COMMANDS: list[tuple[str, list[str], bool]] = [
          "--dose-rate", "48=8"],
         True,
     ),
+    (
+        "release, 4 readings",
+        ["release", "--administered-at", T0, "--dose-rate", "1=25", "--dose-rate", "24=12",
+         "--dose-rate", "48=7", "--dose-rate", "120=2.5"],
+        True,
+    ),
     ("dose bed", ["dose", "bed", "--dose-gy", "2.07", "--teff-h", "42.4"], False),
     (
         "letter (HTML)",

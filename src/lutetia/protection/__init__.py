@@ -1,5 +1,5 @@
 """Radiation protection: activity bookkeeping, clearance, release and restrictions.
 
 Pure functions of values and timezone-aware datetimes; heavy libraries
-(scipy, glowgreen) are imported when first needed.
+(numpy) are imported when first needed.
 """

@@ -35,12 +35,11 @@ against which readings are checked for plausibility
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from lutetia.clinical.plausibility import ACTIVITY_PER_CYCLE_GBQ
 from lutetia.errors import BadInputError
@@ -74,6 +73,21 @@ KURTH_2018: Final[str] = (
 #: A reading more than this factor above or below the expected dose rate is bad input
 #: (e.g. mSv/h typed as µSv/h, or the wrong distance).
 PLAUSIBILITY_FACTOR: Final[float] = 5.0
+#: The bi-exponential through the Kurth et al. 2018 means for 1 GBq at 1 m: Ḣ₀ (µSv/h),
+#: fraction of the fast phase, fast and slow half-lives (h). Least squares on log Ḣ within
+#: the physical bounds (:func:`_bi`; SSR 9.96e-4). With a single mean before 24 h the fast
+#: phase is not determined: the fits along a valley differ by less than 1e-12 in SSR and
+#: agree at the four means and after 24 h, not in between (< 1 %) nor in Ḣ₀ (an
+#: extrapolation before 2 h: 5.6 here, 6.2 µSv/h by the numpy fit). This point of the
+#: valley, found by the former scipy fitter, is kept as the estimate Lutetia has always
+#: given; tests/test_solvers.py checks that :func:`kurth_2018_fit` finds no better fit and
+#: the same curve at the means.
+KURTH_2018_FIT_PER_GBQ: Final[tuple[float, float, float, float]] = (
+    5.591819253726726,
+    0.8032671738595221,
+    0.6620582188479411,
+    40.24667597437776,
+)
 #: Below-expectation readings are checked up to 7 days: later, the population curve is an
 #: extrapolation beyond Kurth et al.'s 72 h and individual clearance varies too much.
 PLAUSIBILITY_LOW_CHECK_MAX_H: Final[float] = 168.0
@@ -84,6 +98,12 @@ PLAUSIBLE_CYCLE_GBQ: Final[tuple[float, float]] = (
     ACTIVITY_PER_CYCLE_GBQ.low,
     ACTIVITY_PER_CYCLE_GBQ.high,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    FloatArray = NDArray[np.float64]
 
 ModelName = Literal["mono", "bi"]
 
@@ -166,29 +186,23 @@ class Clearance:
         if self.model == "mono":
             l1, _ = self._lambdas
             return math.log(self.rate_usv_h(0.0, distance_m) / rate_usv_h) / l1
-        from scipy.optimize import brentq
+        from lutetia.protection.solvers import falling_crossing
 
         high = 24.0
         while self.rate_usv_h(high, distance_m) > rate_usv_h:
             high *= 2
-        root: float = brentq(
-            lambda t: self.rate_usv_h(t, distance_m) - rate_usv_h, 0.0, high, xtol=1e-9
-        )
-        return root
+        return falling_crossing(lambda t: self.rate_usv_h(t, distance_m), rate_usv_h, high)
 
     def time_to_integral_h(self, dose_usv: float, distance_m: float = 1.0) -> float:
         """Hours after which the remaining integral at ``distance_m`` is at most ``dose_usv``."""
         if self.integral_usv(0.0, distance_m) <= dose_usv:
             return 0.0
-        from scipy.optimize import brentq
+        from lutetia.protection.solvers import falling_crossing
 
         high = 24.0
         while self.integral_usv(high, distance_m) > dose_usv:
             high *= 2
-        root: float = brentq(
-            lambda t: self.integral_usv(t, distance_m) - dose_usv, 0.0, high, xtol=1e-9
-        )
-        return root
+        return falling_crossing(lambda t: self.integral_usv(t, distance_m), dose_usv, high)
 
     @property
     def effective_half_life_h(self) -> float:
@@ -359,54 +373,201 @@ def _mono(points: list[tuple[float, float]], lambda_phys: float) -> tuple[Cleara
     return fit, ssr
 
 
+#: Starting points of the bi-exponential fit: f₀ of the fast phase and its half-life (h),
+#: with δ₀ = 0.005 h⁻¹ (the former scipy fitter's nine starts).
+_BI_START_FRACTIONS: Final[tuple[float, ...]] = (0.3, 0.6, 0.9)
+_BI_START_FAST_H: Final[tuple[float, ...]] = (2.0, 10.0, 30.0)
+_BI_START_EXTRA_PER_H: Final[float] = 0.005
+#: Further starts: the best pairs of decay constants on a grid of half-lives (0.25 h to
+#: physical, geometric), each with its amplitudes by this many Gauss-Newton steps.
+_BI_GRID_STARTS: Final[int] = 3
+_BI_GRID_HALF_LIVES: Final[int] = 25
+_BI_GRID_AMPLITUDE_STEPS: Final[int] = 8
+#: A fit from the further starts replaces that of the former nine only if its SSR is lower
+#: by more than this fraction (see :func:`_bi`).
+_BI_MARGIN: Final[float] = 1e-6
+#: Bounds of (ln Ḣ₀, f, λ₁ − λ₂, λ₂ − λ_phys), h⁻¹ for the rates.
+_BI_LOWER: Final[tuple[float, float, float, float]] = (-50.0, 1e-6, 1e-6, 0.0)
+_BI_UPPER: Final[tuple[float, float, float, float]] = (
+    math.log(MAX_INITIAL_USV_H),
+    1 - 1e-6,
+    50.0,
+    5.0,
+)
+
+
+def _logit(f: float) -> float:
+    return math.log(f / (1 - f))
+
+
+def _bi_starts(hours: FloatArray, log_rates: FloatArray, lambda_phys: float) -> FloatArray:
+    """Starting points (4, S) in (ln Ḣ₀, logit f, ε, δ): the former nine first.
+
+    The former scipy fitter's nine (f₀ ∈ :data:`_BI_START_FRACTIONS`, fast half-life ∈
+    :data:`_BI_START_FAST_H`, δ₀ = :data:`_BI_START_EXTRA_PER_H`, Ḣ₀ = e^{0.5} times
+    the first reading); the same nine with Ḣ₀ raised so that the curve passes e^{0.5}
+    above the first reading at its time (the fast phase then still matters at the
+    readings when the first reading is late); and the best :data:`_BI_GRID_STARTS` of
+    :func:`_grid_starts`.
+    """
+    import numpy as np
+
+    first_h, first = float(hours[0]), float(log_rates[0])
+    extra = _BI_START_EXTRA_PER_H
+    former, anchored = [], []
+    for f0 in _BI_START_FRACTIONS:
+        for fast_h in _BI_START_FAST_H:
+            excess = math.log(2) / fast_h
+            former.append((first + 0.5, _logit(f0), excess, extra))
+            # ln Ḣ(t₁) = ln Ḣ₀ − λ₂ t₁ + ln(1 − f + f e^{−ε t₁}) = first + 0.5
+            lift = (lambda_phys + extra) * first_h - math.log1p(f0 * math.expm1(-excess * first_h))
+            anchored.append((min(first + 0.5 + lift, _BI_UPPER[0]), _logit(f0), excess, extra))
+    grid = _grid_starts(hours, log_rates, lambda_phys, _BI_GRID_STARTS)
+    return np.array(former + anchored + grid).T
+
+
+def _grid_starts(
+    hours: FloatArray, log_rates: FloatArray, lambda_phys: float, count: int
+) -> list[tuple[float, float, float, float]]:
+    """The ``count`` best pairs of decay constants on a grid, as starts (ln Ḣ₀, logit f, ε, δ).
+
+    For each pair λ₁ > λ₂ ≥ λ_phys of half-lives on a geometric grid (0.25 h to the
+    physical half-life), the amplitudes A₁, A₂ > 0 of A₁e^{−λ₁t} + A₂e^{−λ₂t}: first by
+    linear least squares on the relative residuals (model − y)/y (a 2 × 2 system; an
+    amplitude that comes out below 1e-6 of the highest reading is set to that), then by
+    Gauss-Newton steps on (ln A₁, ln A₂) against log Ḣ. The pairs are ranked by their SSR
+    on log Ḣ; the starts are clipped to the bounds.
+    """
+    import numpy as np
+
+    physical_h = math.log(2) / lambda_phys
+    half_lives = np.geomspace(0.25, physical_h, _BI_GRID_HALF_LIVES)
+    lambdas = math.log(2) / half_lives
+    fast, slow = np.meshgrid(lambdas, lambdas, indexing="ij")
+    keep = fast > slow
+    fast, slow = fast[keep], slow[keep]
+    rates = np.exp(log_rates)
+    d1 = np.exp(-np.outer(hours, fast))
+    d2 = np.exp(-np.outer(hours, slow))
+    e1, e2 = d1 / rates[:, None], d2 / rates[:, None]
+    s11, s12, s22 = (e1 * e1).sum(0), (e1 * e2).sum(0), (e2 * e2).sum(0)
+    b1, b2 = e1.sum(0), e2.sum(0)
+    det = s11 * s22 - s12 * s12
+    floor = 1e-6 * float(rates.max())
+    with np.errstate(all="ignore"):
+        a1 = np.maximum((b1 * s22 - b2 * s12) / det, floor)
+        a2 = np.maximum((b2 * s11 - b1 * s12) / det, floor)
+        a1 = np.where(np.isfinite(a1), a1, floor)
+        a2 = np.where(np.isfinite(a2), a2, floor)
+        # Gauss-Newton on (ln A₁, ln A₂) against log Ḣ: the amplitudes of each pair.
+        for _ in range(_BI_GRID_AMPLITUDE_STEPS):
+            t1, t2 = a1 * d1, a2 * d2
+            total = t1 + t2
+            r = np.log(total) - log_rates[:, None]
+            j1, j2 = t1 / total, t2 / total
+            g1, g2 = (j1 * r).sum(0), (j2 * r).sum(0)
+            h11, h12, h22 = (j1 * j1).sum(0), (j1 * j2).sum(0), (j2 * j2).sum(0)
+            h11, h22 = h11 * (1 + 1e-6), h22 * (1 + 1e-6)
+            det = h11 * h22 - h12 * h12
+            step1 = np.clip(-(g1 * h22 - g2 * h12) / det, -5, 5)
+            step2 = np.clip(-(g2 * h11 - g1 * h12) / det, -5, 5)
+            a1 = a1 * np.exp(np.where(np.isfinite(step1), step1, 0.0))
+            a2 = a2 * np.exp(np.where(np.isfinite(step2), step2, 0.0))
+        model = a1 * d1 + a2 * d2
+        ssr = ((np.log(model) - log_rates[:, None]) ** 2).sum(0)
+    ok = np.isfinite(ssr)
+    order = np.flatnonzero(ok)[np.argsort(ssr[ok])][:count]
+    starts = []
+    for i in order:
+        total = a1[i] + a2[i]
+        f = min(max(a1[i] / total, _BI_LOWER[1]), _BI_UPPER[1])
+        starts.append(
+            (
+                min(math.log(total), _BI_UPPER[0]),
+                _logit(f),
+                float(fast[i] - slow[i]),
+                float(slow[i] - lambda_phys),
+            )
+        )
+    return starts
+
+
 def _bi(points: list[tuple[float, float]], lambda_phys: float) -> tuple[Clearance, float] | None:
     """Bounded least squares on log Ḣ from several starting points; the best fit or None.
 
-    The bounds make every fit physically valid: λ₂ = λ_phys + δ with δ ≥ 0,
-    λ₁ = λ₂ + ε with ε > 0, and 0 < f < 1 (positive amplitudes).
+    The model, with λ₂ = λ_phys + δ and λ₁ = λ₂ + ε, is
+
+        ln Ḣ(t) = ln Ḣ₀ − λ₂ t + ln(1 − f + f e^{−ε t}),
+
+    i.e. ln Ḣ₀ + ln(f e^{−λ₁ t} + (1 − f) e^{−λ₂ t}) written so that it cannot overflow,
+    fitted within the bounds :data:`_BI_LOWER`-:data:`_BI_UPPER` of (ln Ḣ₀, f, ε, δ),
+    which make every fit physically valid: δ ≥ 0, ε > 0 and 0 < f < 1 (positive
+    amplitudes). Jacobian, with Q = 1 − f + f e^{−ε t}: ∂/∂ln Ḣ₀ = 1,
+    ∂/∂f = (e^{−ε t} − 1)/Q, ∂/∂ε = −t f e^{−ε t}/Q, ∂/∂δ = −t
+    (:func:`lutetia.protection.solvers.box_least_squares`, all starts at once).
+
+    1. The former scipy fitter's nine starts, in these parameters.
+    2. The starts of :func:`_bi_starts` (those nine, the nine anchored at the first
+       reading, the best of a grid), fitted in g = logit f = ln(f/(1 − f)) in place of f
+       (the same box, mapped one to one). When the first reading comes after the fast
+       phase is over, the SSR falls slowly towards the bounds (Ḣ₀ → 1 Sv/h) along a line
+       in (ln Ḣ₀, g, ε), which this follows, where in f it bends towards f = 1.
+
+    A fit of step 2 is taken only if its SSR is lower than step 1's by more than
+    :data:`_BI_MARGIN`: when one reading alone (or none) sees the fast phase, the SSR
+    along the valley of its possible amplitudes and half-lives changes by less than
+    that, and the former fitter stopped near its starts; step 1 stops there too, so
+    that the same readings give the same "distinct" verdict (tests/test_solvers.py).
     """
-    import warnings
-
     import numpy as np
-    from scipy.optimize import OptimizeWarning, curve_fit
 
-    xs = np.array([h for h, _ in points])
-    ys = np.log(np.array([r for _, r in points]))
+    from lutetia.protection.solvers import box_least_squares
 
-    def model(t: np.ndarray, log_a: float, f: float, l1: float, extra: float) -> np.ndarray:
-        l2 = lambda_phys + extra  # the slow component is bounded below by decay
-        value: np.ndarray = log_a + np.log(f * np.exp(-(l2 + l1) * t) + (1 - f) * np.exp(-l2 * t))
-        return value
+    xs = np.array([h for h, _ in points])[:, None]
+    ys = np.log(np.array([r for _, r in points]))[:, None]
 
-    bounds = ([-50.0, 1e-6, 1e-6, 0.0], [math.log(MAX_INITIAL_USV_H), 1 - 1e-6, 50.0, 5.0])
-    best: tuple[float, np.ndarray] | None = None
-    starts = [
-        (float(ys[0]) + 0.5, f0, math.log(2) / fast_h, 0.005)
-        for f0 in (0.3, 0.6, 0.9)
-        for fast_h in (2.0, 10.0, 30.0)
-    ]
-    for start in starts:
-        try:
-            with warnings.catch_warnings():
-                # The covariance is not used here; with as many points as parameters it is
-                # undefined. Overflow in exp() of a far-off trial step is harmless.
-                warnings.simplefilter("ignore", OptimizeWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                with np.errstate(all="ignore"):
-                    params, _ = curve_fit(model, xs, ys, p0=start, bounds=bounds, maxfev=20000)
-                    ssr = float(np.sum((model(xs, *params) - ys) ** 2))
-        except (RuntimeError, ValueError):
-            continue
-        if math.isfinite(ssr) and (best is None or ssr < best[0]):
-            best = (ssr, params)
-    if best is None:
+    def residuals(logit: bool) -> Callable[[FloatArray], tuple[FloatArray, FloatArray]]:
+        def evaluate(p: FloatArray) -> tuple[FloatArray, FloatArray]:
+            log_a, g, excess, extra = p
+            f = 1 / (1 + np.exp(-g)) if logit else g
+            fast = np.expm1(-excess * xs)  # e^{−ε t} − 1
+            q = 1 + f * fast
+            value = log_a - (lambda_phys + extra) * xs + np.log(q) - ys
+            jac = np.empty((4, *value.shape))
+            jac[0] = 1.0
+            jac[1] = (f * (1 - f) if logit else 1.0) * fast / q
+            jac[2] = -xs * f * (fast + 1) / q
+            jac[3] = -xs
+            return value, jac
+
+        return evaluate
+
+    lower, upper = np.array(_BI_LOWER), np.array(_BI_UPPER)
+    starts = _bi_starts(xs[:, 0], ys[:, 0], lambda_phys)
+    former = starts[:, : len(_BI_START_FRACTIONS) * len(_BI_START_FAST_H)].copy()
+    former[1] = 1 / (1 + np.exp(-former[1]))
+    with np.errstate(all="ignore"):
+        params, ssr, _ = box_least_squares(residuals(False), former, lower, upper)
+    logit_lower, logit_upper = lower.copy(), upper.copy()
+    logit_lower[1], logit_upper[1] = _logit(_BI_LOWER[1]), _logit(_BI_UPPER[1])
+    with np.errstate(all="ignore"):
+        more, more_ssr, _ = box_least_squares(residuals(True), starts, logit_lower, logit_upper)
+        more[1] = 1 / (1 + np.exp(-more[1]))
+    usable = np.isfinite(ssr)
+    reached = float(np.min(ssr[usable])) if np.any(usable) else math.inf
+    better = np.isfinite(more_ssr) & (more_ssr < reached * (1 - _BI_MARGIN) - 1e-12)
+    params = np.concatenate([params, more[:, better]], axis=1)
+    ssr = np.concatenate([ssr, more_ssr[better]])
+    usable_index = np.flatnonzero(np.isfinite(ssr) & np.all(np.isfinite(params), axis=0))
+    if usable_index.size == 0:
         return None
-    ssr, params = best
-    log_a, f, l1, extra = (float(p) for p in params)
+    best = usable_index[np.argmin(ssr[usable_index])]
+    log_a, f, l1, extra = (float(v) for v in params[:, best])
+    f = min(max(f, _BI_LOWER[1]), _BI_UPPER[1])
     slow = lambda_phys + extra
     fast = slow + l1
     fit = Clearance("bi", math.exp(log_a), f, math.log(2) / fast, math.log(2) / slow, "")
-    return fit, ssr
+    return fit, float(ssr[best])
 
 
 def _aicc(ssr: float, n: int, k: int) -> float | None:
@@ -521,15 +682,22 @@ def population_clearance(administered_gbq: float) -> Clearance:
     return _population(administered_gbq)
 
 
-@functools.cache
-def _population_per_gbq() -> Clearance:
-    """The Kurth et al. 2018 curve for 1 GBq (a fit on log Ḣ: scaling only moves Ḣ₀)."""
+def kurth_2018_points_per_gbq() -> list[tuple[float, float]]:
+    """The Kurth et al. 2018 means as (hours, µSv/h at 1 m) for 1 GBq."""
     scale = 1.0 / KURTH_2018_ACTIVITY_GBQ
-    points = [(h, to_1m(r * scale, KURTH_2018_DISTANCE_M)) for h, r in KURTH_2018_POINTS]
+    return [(h, to_1m(r * scale, KURTH_2018_DISTANCE_M)) for h, r in KURTH_2018_POINTS]
+
+
+def kurth_2018_fit() -> tuple[Clearance, float] | None:
+    """The bi-exponential fit of :func:`kurth_2018_points_per_gbq` (:func:`_bi`) and its SSR."""
     lambda_phys = decay_constant_per_h(nuclide("Lu-177").half_life_h)
-    fitted = _bi(points, lambda_phys)
-    assert fitted is not None  # four fixed, well-conditioned points
-    return fitted[0]
+    return _bi(kurth_2018_points_per_gbq(), lambda_phys)
+
+
+def _population_per_gbq() -> Clearance:
+    """The Kurth et al. 2018 curve for 1 GBq at 1 m (:data:`KURTH_2018_FIT_PER_GBQ`)."""
+    initial, fraction, fast_h, slow_h = KURTH_2018_FIT_PER_GBQ
+    return Clearance("bi", initial, fraction, fast_h, slow_h, "")
 
 
 def _population(administered_gbq: float) -> Clearance:

@@ -14,10 +14,11 @@ configurable and carries its source:
   2 m, the criterion used in German practice (Richtlinie Strahlenschutz in der
   Medizin) for an annual public dose ≤ 1 mSv; check the current national rule.
 
-Close-contact restriction periods use glowgreen (Cormack & Shearer 1998
-contact patterns with their dose constraints, as adapted by SA Medical
-Imaging): for each pattern the least time after administration after which
-resuming it keeps the dose below its constraint.
+Close-contact restriction periods: the Cormack & Shearer (1998) contact
+patterns with their dose constraints (as tabulated by glowgreen, adapted by SA
+Medical Imaging), computed by :mod:`lutetia.protection.contact`: for each
+pattern the least time after administration after which resuming it keeps the
+dose below its constraint.
 
 Radiation protection is never less conservative than the data:
 
@@ -400,49 +401,31 @@ def check_treatments_per_year(treatments_per_year: float) -> float:
 def restrictions(
     clearance: Clearance, administered_at: datetime, *, treatments_per_year: float = 4.0
 ) -> list[Restriction]:
-    """Restriction periods for the Cormack & Shearer contact patterns (glowgreen).
+    """Restriction periods for the Cormack & Shearer contact patterns.
 
-    Annual constraints are divided by ``treatments_per_year``; per-episode ones
-    (informed supporters) are not. Patterns are defined in local clock time, so
-    the administration's own wall-clock time is used.
+    Computed by :func:`lutetia.protection.contact.restriction_periods` (Lutetia's
+    implementation, checked against glowgreen in tests/test_contact.py). Annual
+    constraints are divided by ``treatments_per_year``; per-episode ones (informed
+    supporters) are not. Patterns are defined in local clock time, so the
+    administration's own wall-clock time is used.
     """
     check_treatments_per_year(treatments_per_year)
-    import glowgreen
+    from lutetia.protection.contact import restriction_periods
 
-    if clearance.model == "mono":
-        cfit = glowgreen.Clearance_1m(
-            "exponential", [clearance.initial_usv_h, clearance.half_life_1_h], 1.0
-        )
-    else:
-        assert clearance.half_life_2_h is not None
-        cfit = glowgreen.Clearance_1m(
-            "biexponential",
-            [
-                clearance.initial_usv_h,
-                clearance.fraction,
-                clearance.half_life_1_h,
-                clearance.half_life_2_h,
-            ],
-            1.0,
-        )
     local = administered_at.replace(tzinfo=None)
-    table = glowgreen.cs_restrictions(cfit, treatments_per_year, local)
-    result = []
-    for row in table.to_dict("records"):
-        hours = float(row["restriction_period"])
-        result.append(
-            Restriction(
-                contact=str(row["name"]),
-                category=_category(str(row["name"])),
-                constraint_msv=float(row["dose_constraint_corrected"]),
-                per_episode=bool(row["per_episode"]),
-                restriction_h=hours,
-                until=administered_at + timedelta(hours=hours),
-                dose_msv=float(row["dose"]),
-                model=clearance.model,
-            )
+    return [
+        Restriction(
+            contact=row.pattern.name,
+            category=_category(row.pattern.name),
+            constraint_msv=row.constraint_msv,
+            per_episode=row.pattern.per_episode,
+            restriction_h=row.restriction_h,
+            until=administered_at + timedelta(hours=row.restriction_h),
+            dose_msv=row.dose_msv,
+            model=clearance.model,
         )
-    return result
+        for row in restriction_periods(clearance, treatments_per_year, local)
+    ]
 
 
 def conservative_restrictions(

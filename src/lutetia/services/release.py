@@ -89,6 +89,7 @@ def release_advice_for(
 
 def release_document(result: ReleaseAdvice, administered_at: datetime) -> dict[str, Any]:
     """Clearance, discharge and restrictions as JSON-ready data (``lutetia release --json``)."""
+    from lutetia.protection.contact import CS_PATTERNS_SOURCE
     from lutetia.protection.release import PROFILES
 
     fits = result.fits
@@ -175,8 +176,7 @@ def release_document(result: ReleaseAdvice, administered_at: datetime) -> dict[s
             }
             for r in result.restrictions
         ],
-        "restrictions_source": "Cormack J, Shearer J, Phys Med Biol 1998;43:501-516 contact "
-        "patterns and constraints, computed with glowgreen",
+        "restrictions_source": CS_PATTERNS_SOURCE,
     }
 
 
