@@ -48,7 +48,7 @@ def populate(patients: int) -> list[int]:
 
     from lutetia.clinic.demo import ensure_roles_and_users, example_documents, shifted
     from lutetia.clinic.models import Patient, WorklistItem
-    from lutetia.clinic.store import today
+    from lutetia.clinic.store import today, worklist_item
     from lutetia.services.course import due_items, stage, validated
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -84,19 +84,7 @@ def populate(patients: int) -> list[int]:
                     treated.append(patient.pk)
                 if status in ("completed", "discontinued"):
                     continue
-                items.extend(
-                    WorklistItem(
-                        patient=patient,
-                        date=d.event.date,
-                        window_end=d.event.window_end,
-                        kind=d.event.kind,
-                        description=d.event.description[:300],
-                        section=d.event.section[:120],
-                        cycle=d.event.cycle,
-                        status=d.status,
-                    )
-                    for d in due
-                )
+                items.extend(worklist_item(patient, d) for d in due)
             WorklistItem.objects.bulk_create(items, batch_size=5000)
     # what a running database's maintenance does (autovacuum; SQLite's PRAGMA optimize)
     from django.db import connection

@@ -25,6 +25,7 @@ from lutetia.clinic.models import (
     Patient,
     WorklistItem,
 )
+from lutetia.services.course import Due
 
 
 class StaleVersion(Exception):  # noqa: N818 - the name says what happened
@@ -75,18 +76,20 @@ def _rebuild_worklist(patient: Patient, case: Case) -> None:
     WorklistItem.objects.filter(patient=patient).delete()
     if patient.stage in CLOSED_STAGES:
         return
-    WorklistItem.objects.bulk_create(
-        WorklistItem(
-            patient=patient,
-            date=item.event.date,
-            window_end=item.event.window_end,
-            kind=item.event.kind,
-            description=item.event.description[:300],
-            section=item.event.section[:120],
-            cycle=item.event.cycle,
-            status=item.status,
-        )
-        for item in due_items(case)
+    WorklistItem.objects.bulk_create(worklist_item(patient, item) for item in due_items(case))
+
+
+def worklist_item(patient: Patient, item: Due) -> WorklistItem:
+    """The worklist row of one planned item (not saved)."""
+    return WorklistItem(
+        patient=patient,
+        date=item.event.date,
+        window_end=item.event.window_end,
+        kind=item.event.kind,
+        description=item.event.description[:300],
+        section=item.event.section[:120],
+        cycle=item.event.cycle,
+        status=item.status,
     )
 
 

@@ -359,52 +359,46 @@ add_wellbeing = _entry_view(
 )
 
 
-@require_POST
-@transaction.atomic
-@requires(Action.CLINICAL_DATA)
-def set_consent(request: HttpRequest, pk: int) -> HttpResponse:
-    """Record the written informed consent."""
-    from lutetia.services.course import jsonable, with_fields
+def _fields_view(form_class: type[forms.VersionedForm], part: str, fields: Any, reason: str) -> Any:
+    """A POST view that sets ``fields(form)`` in the object ``part`` of the case document."""
 
-    patient = get_object_or_404(Patient, pk=pk)
-    form = forms.ConsentForm(request.POST)
-    _write(
-        request,
-        patient,
-        form,
-        lambda doc, f: with_fields(
-            doc, "consent", {"signed_at": jsonable(f.cleaned_data["signed_at"])}, store.today()
-        ),
-        "consent recorded",
-    )
-    return redirect("patient", pk=patient.pk)
+    @require_POST
+    @transaction.atomic
+    @requires(Action.CLINICAL_DATA)
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        from lutetia.services.course import with_fields
+
+        patient = get_object_or_404(Patient, pk=pk)
+        form = form_class(request.POST)
+        _write(
+            request,
+            patient,
+            form,
+            lambda doc, f: with_fields(doc, part, fields(f.cleaned_data), store.today()),
+            reason,
+        )
+        return redirect("patient", pk=patient.pk)
+
+    view.__doc__ = f"Record: {reason}."
+    return view
 
 
-@require_POST
-@transaction.atomic
-@requires(Action.CLINICAL_DATA)
-def set_plan(request: HttpRequest, pk: int) -> HttpResponse:
-    """Plan the next cycle's date and activity."""
-    from lutetia.services.course import with_fields
+def _consent_fields(data: dict[str, Any]) -> dict[str, Any]:
+    from lutetia.services.course import jsonable
 
-    patient = get_object_or_404(Patient, pk=pk)
-    form = forms.PlanForm(request.POST)
-    _write(
-        request,
-        patient,
-        form,
-        lambda doc, f: with_fields(
-            doc,
-            "course",
-            {
-                "planned_date": f.cleaned_data["planned_date"].isoformat(),
-                "planned_activity_gbq": f.cleaned_data["planned_activity_gbq"],
-            },
-            store.today(),
-        ),
-        "next cycle planned",
-    )
-    return redirect("patient", pk=patient.pk)
+    return {"signed_at": jsonable(data["signed_at"])}
+
+
+set_consent = _fields_view(forms.ConsentForm, "consent", _consent_fields, "consent recorded")
+set_plan = _fields_view(
+    forms.PlanForm,
+    "course",
+    lambda data: {
+        "planned_date": data["planned_date"].isoformat(),
+        "planned_activity_gbq": data["planned_activity_gbq"],
+    },
+    "next cycle planned",
+)
 
 
 @require_POST
