@@ -222,3 +222,26 @@ def test_api_bounds_are_422_not_a_server_error(
     path: str, params: dict[str, str], client_for: Callable[[str], Client]
 ) -> None:
     assert client_for("viewer").get(path, params).status_code == 422
+
+
+def test_a_yes_no_answer_is_yes_no_or_unknown_never_guessed(
+    client_for: Callable[[str], Client], make_patient: Callable[[str], Patient]
+) -> None:
+    patient = make_patient("21-course-proceed.json")
+    physician = client_for("physician")
+    base = {"term": "Nausea", "grade": 2, "onset": store.today().isoformat()}
+    refused = post(
+        physician,
+        f"/patients/{patient.pk}/adverse-events/",
+        {**base, "version": 1, "treated": "maybe"},
+    )
+    assert _refused(refused, "treated")
+    post(
+        physician,
+        f"/patients/{patient.pk}/adverse-events/",
+        {**base, "version": 1, "treated": "yes", "unacceptable_to_patient": ""},
+    )
+    patient.refresh_from_db()
+    event = patient.case["course"]["adverse_events"][-1]
+    assert event["treated"] is True
+    assert "unacceptable_to_patient" not in event

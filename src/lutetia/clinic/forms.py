@@ -106,6 +106,14 @@ class LabForm(VersionedForm):
         return entry
 
 
+#: A yes/no answer that may be left unknown (never guessed: anything else is refused).
+_YES_NO = [("", "not known"), ("yes", "yes"), ("no", "no")]
+
+
+def _yes_no(value: str) -> bool:
+    return value == "yes"
+
+
 class AdverseEventForm(VersionedForm):
     """An adverse event by its CTCAE v5.0 term and grade."""
 
@@ -113,8 +121,12 @@ class AdverseEventForm(VersionedForm):
     grade = forms.TypedChoiceField(coerce=int, choices=[(g, f"grade {g}") for g in range(1, 6)])
     onset = forms.DateField(widget=_DATE)
     resolved = forms.DateField(widget=_DATE, required=False)
-    treated = forms.NullBooleanField(required=False)
-    unacceptable_to_patient = forms.NullBooleanField(required=False)
+    treated = forms.TypedChoiceField(
+        choices=_YES_NO, coerce=_yes_no, empty_value=None, required=False
+    )
+    unacceptable_to_patient = forms.TypedChoiceField(
+        choices=_YES_NO, coerce=_yes_no, empty_value=None, required=False
+    )
 
     def clean_term(self) -> str:
         from lutetia.clinical.ctcae_terms import lookup
