@@ -118,6 +118,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10000)
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--processes", type=int, default=1, help="lutetia serve --processes")
     args = parser.parse_args()
     if shutil.which("ab") is None:
         print("ab (ApacheBench, Debian package apache2-utils) is needed", file=sys.stderr)
@@ -139,7 +140,16 @@ def main() -> int:
     print(f"{connection.vendor}: {args.patients} patients in {time.perf_counter() - started:.1f} s")
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "lutetia", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "lutetia",
+            "serve",
+            "--port",
+            str(port),
+            "--processes",
+            str(args.processes),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

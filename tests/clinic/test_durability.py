@@ -226,3 +226,39 @@ def test_backup_and_restore_on_postgresql(tmp_path: Path) -> None:
     assert _lutetia("db", "restore", str(junk), env=env).returncode == 2
     with psycopg.connect(f"{server}/{name}") as db:
         assert db.execute("SELECT count(*) FROM auth_user").fetchone() == before
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_serve_answers_with_one_or_several_processes(processes: int, tmp_path: Path) -> None:
+    import requests
+
+    env = _environment(tmp_path)
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lutetia",
+            "serve",
+            "--port",
+            str(port),
+            "--processes",
+            str(processes),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).url.endswith("/login/?next=/")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert _lutetia("serve", "--processes", "0", env=env).returncode == 2

@@ -38,7 +38,13 @@ def register(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
-    serve.add_argument("--threads", type=int, default=4, help="worker threads, 1-64 (4)")
+    serve.add_argument("--threads", type=int, default=4, help="threads per process, 1-64 (4)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes, 1-32 (1: waitress; more: gunicorn workers, one per core)",
+    )
     serve.set_defaults(handler=run_serve)
 
     db = commands.add_parser(
@@ -121,16 +127,49 @@ def run_serve(args: argparse.Namespace) -> int:
         raise BadInputError("--port", f"{args.port} is outside 1024-65535")
     if not 1 <= args.threads <= 64:
         raise BadInputError("--threads", f"{args.threads} is outside 1-64")
+    if not 1 <= args.processes <= 32:
+        raise BadInputError("--processes", f"{args.processes} is outside 1-32")
     setup_django()
     from django.core.management import call_command
-    from waitress import serve
 
     from lutetia.clinic.wsgi import application
 
     call_command("migrate", verbosity=0, interactive=False)
-    print(f"Lutetia clinic on http://{args.host}:{args.port}/ ({args.threads} threads)", flush=True)
-    serve(application, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+    print(
+        f"Lutetia clinic on http://{args.host}:{args.port}/ "
+        f"({args.processes} process(es) × {args.threads} threads)",
+        flush=True,
+    )
+    if args.processes == 1:
+        from waitress import serve
+
+        serve(application, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+    else:
+        _gunicorn(application, f"{args.host}:{args.port}", args.processes, args.threads)
     return 0
+
+
+def _gunicorn(application: Any, bind: str, workers: int, threads: int) -> None:
+    """Serve with gunicorn's pre-forked workers (each its own interpreter: both cores)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Clinic(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                "bind": bind,
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": None,
+                "loglevel": "warning",
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return application
+
+    Clinic().run()
 
 
 def run_migrate(args: argparse.Namespace) -> int:
