@@ -56,3 +56,15 @@ def test_pages_show_no_python_repr_or_none(
             assert token not in page, (name, token)
         history = viewer.get(f"/patients/{patient.pk}/history/").content.decode()
         assert "{'" not in history
+
+
+def test_units_are_shown_as_a_reader_writes_them() -> None:
+    from lutetia.clinic.templatetags.clinic import shown, unit
+
+    assert unit("10*9/L") == "×10⁹/L"
+    assert unit("{grade}") == "grade"
+    assert unit("mL/min/{1.73_m2}") == "mL/min/1.73 m2"
+    assert unit(None) == ""
+    assert shown(None) == "—"
+    assert shown({"alp": "2026-11-19", "psa": 2.0}) == "alp: 2026-11-19; psa: 2"
+    assert shown(54.1666666) == "54.17"

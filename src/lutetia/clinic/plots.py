@@ -93,7 +93,10 @@ def blood_counts(case: Case) -> bytes:
             )
         target.set_ylabel(f"{analyte} ({CANONICAL_UNITS[analyte]})")  # type: ignore[index]
         if series:
-            target.set_ylim(0, max(max(v for _, v in series) * 1.15, bounds[0][1] * 1.3))
+            # separate scales (platelets up to 450, haemoglobin up to 20 at least), so that
+            # the two series do not fall on one another
+            floor = 450.0 if analyte == "platelets" else 20.0
+            target.set_ylim(0, max(max(v for _, v in series) * 1.15, floor))
     lines = axes.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
     axes.legend(lines[0] + more[0], lines[1] + more[1], loc="best", fontsize=7)

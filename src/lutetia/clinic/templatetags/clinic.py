@@ -49,6 +49,15 @@ def as_json(value: Any) -> str:
 
 
 @register.filter
+def unit(value: str | None) -> str:
+    """A UCUM unit as a reader writes it: ``10*9/L`` → ``×10⁹/L``, ``{grade}`` → ``grade``."""
+    if not value:
+        return ""
+    text = str(value).replace("10*9/", "×10⁹/").replace("10*12/", "×10¹²/")
+    return text.replace("{", "").replace("}", "").replace("_", " ")
+
+
+@register.filter
 def cut_at(value: str, separator: str) -> str:
     """The text before ``separator`` (the short name of a long method description)."""
     return str(value).split(separator, 1)[0].strip()
