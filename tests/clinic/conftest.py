@@ -85,6 +85,13 @@ def csrf_token(client: Client) -> str:
     return str(client.cookies["csrftoken"].value)
 
 
+def messages_of(response: Any) -> list[str]:
+    """The messages a page redirect carries (what the user reads after a POST)."""
+    from django.contrib.messages import get_messages
+
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
 def post(client: Client, path: str, data: dict[str, Any]) -> Any:
     """POST a form with the CSRF token a browser would send."""
     return client.post(path, {**data, "csrfmiddlewaretoken": csrf_token(client)})

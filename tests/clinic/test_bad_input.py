@@ -7,19 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
 
 from lutetia.clinic import store
 from lutetia.clinic.models import Administration, Decision, DoseRateReading, Patient
 from lutetia.clinic.views import digest
+from tests.clinic.conftest import messages_of as _messages
 from tests.clinic.conftest import post
 from tests.clinic.test_records import _administration, local
-
-
-def _messages(response: Any) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def _refused(response: Any, field: str) -> bool:

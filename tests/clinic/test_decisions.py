@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.contrib.messages import get_messages
 from django.test import Client
 
 from lutetia.clinic import store
@@ -12,15 +11,12 @@ from lutetia.clinic.models import Decision, Patient
 from lutetia.clinic.views import digest
 from lutetia.guideline.catalogue import CATALOGUE_VERSION
 from lutetia.services.course import as_of, decide_next_cycle, validated
+from tests.clinic.conftest import messages_of as _messages
 from tests.clinic.conftest import post
 
 
 def _advice(patient: Patient) -> dict[str, object]:
     return decide_next_cycle(validated(as_of(patient.case, store.today())))
-
-
-def _messages(response: object) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]  # type: ignore[attr-defined]
 
 
 def test_accepting_keeps_the_inputs_the_output_and_the_catalogue_version(

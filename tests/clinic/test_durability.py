@@ -9,25 +9,50 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.clinic.with_postgres import free_port
+
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@contextmanager
+def _server(
+    arguments: list[str], env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``lutetia ARGUMENTS --port P`` in a subprocess: its address once /healthz answers,
+    and the process (killed on leaving)."""
+    import requests
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lutetia", *arguments, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base, server
+    finally:
+        server.kill()
+        server.wait(timeout=30)
 
 
 def _environment(folder: Path) -> dict[str, str]:
@@ -68,22 +93,8 @@ def test_killing_the_server_during_writes_loses_nothing_acknowledged(tmp_path: P
     env = _environment(tmp_path)
     seeded = _lutetia("demo", "--data-dir", str(tmp_path), "--no-serve", env=env)
     assert seeded.returncode == 0, seeded.stderr
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lutetia", "demo", "--data-dir", str(tmp_path), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     session = requests.Session()
-    try:
-        for _ in range(100):
-            try:
-                if session.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with _server(["demo", "--data-dir", str(tmp_path)], env) as (base, server):
         session.get(f"{base}/login/")
         token = session.cookies["csrftoken"]
         signed = session.post(
@@ -123,9 +134,6 @@ def test_killing_the_server_during_writes_loses_nothing_acknowledged(tmp_path: P
             version = response.json()["version"]
             acknowledged.append(day)
             i += 1
-    finally:
-        server.kill()
-        server.wait(timeout=30)
     database = tmp_path / "demo.sqlite3"
     with sqlite3.connect(database) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -233,32 +241,7 @@ def test_serve_answers_with_one_or_several_processes(processes: int, tmp_path: P
     import requests
 
     env = _environment(tmp_path)
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lutetia",
-            "serve",
-            "--port",
-            str(port),
-            "--processes",
-            str(processes),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        assert response.status_code == 200
-        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).url.endswith("/login/?next=/")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with _server(["serve", "--processes", str(processes)], env) as (base, _):
+        assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{base}/", timeout=5).url.endswith("/login/?next=/")
     assert _lutetia("serve", "--processes", "0", env=env).returncode == 2

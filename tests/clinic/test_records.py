@@ -7,17 +7,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
 
 from lutetia.clinic import store
 from lutetia.clinic.models import Administration, DoseRateReading, Patient, WorklistItem
+from tests.clinic.conftest import messages_of as _messages
 from tests.clinic.conftest import post
-
-
-def _messages(response: object) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]  # type: ignore[attr-defined]
 
 
 def _lab(patient: Patient, **changes: object) -> dict[str, object]:

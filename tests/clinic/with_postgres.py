@@ -27,7 +27,8 @@ def _binary(name: str) -> str | None:
     return candidates[0] if candidates else shutil.which(name)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -49,7 +50,7 @@ def main(command: list[str]) -> int:
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
-    data, port = folder / "data", _free_port()
+    data, port = folder / "data", free_port()
     log = folder / "server.log"
     try:
         subprocess.run(

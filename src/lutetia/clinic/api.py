@@ -24,7 +24,6 @@ from pydantic import ConfigDict, field_validator
 from lutetia.clinic import store
 from lutetia.clinic.models import Patient, Stage, WorklistItem
 from lutetia.clinic.roles import Action, allowed
-from lutetia.clinic.views import worklist_rows
 from lutetia.errors import BadInputError
 from lutetia.units import ANALYTES
 
@@ -175,11 +174,10 @@ def case(request: HttpRequest, pk: int) -> Any:
 )
 def assessment(request: HttpRequest, pk: int) -> Any:
     """Patient selection as of today (``lutetia.assessment/1``)."""
-    from lutetia.services.course import as_of, assess_case, validated
+    from lutetia.services.course import assess_case
 
     _require(request, Action.VIEW)
-    record = get_object_or_404(Patient, pk=pk)
-    return assess_case(validated(as_of(record.case, store.today())))
+    return assess_case(store.evaluated(get_object_or_404(Patient, pk=pk))[1])
 
 
 @api.get(
@@ -188,11 +186,10 @@ def assessment(request: HttpRequest, pk: int) -> Any:
 )
 def next_cycle(request: HttpRequest, pk: int) -> Any:
     """The next-cycle decision as of today."""
-    from lutetia.services.course import as_of, decide_next_cycle, validated
+    from lutetia.services.course import decide_next_cycle
 
     _require(request, Action.VIEW)
-    record = get_object_or_404(Patient, pk=pk)
-    return decide_next_cycle(validated(as_of(record.case, store.today())))
+    return decide_next_cycle(store.evaluated(get_object_or_404(Patient, pk=pk))[1])
 
 
 @api.post(
@@ -246,17 +243,13 @@ def worklist(
     end = end or start + timedelta(days=14)
     if end < start or (end - start).days > 366:
         raise BadInputError("end", "must be on or after start, at most one year later")
-    overdue = Q(status="open", date__lt=today) & (
-        Q(window_end__lt=today) | Q(window_end__isnull=True)
-    )
-    due = Q(status__in=("open", "untracked"), date__gte=start, date__lte=end)
     # keys first (the covering index sorts them), then the rows in full
     keys = list(
-        WorklistItem.objects.filter(due | overdue)
+        WorklistItem.objects.filter(store.due_between(start, end) | store.overdue(today))
         .order_by("date", "id")
         .values_list("id", flat=True)[offset : offset + limit]
     )
-    rows = worklist_rows(keys)
+    rows = store.worklist_rows(keys)
     return [
         WorkItemOut(
             patient_id=row.patient_id,

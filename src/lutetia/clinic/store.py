@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from lutetia.cases.model import Case
 from lutetia.clinic.models import (
     Administration,
     Decision,
+    DoseRateReading,
     DosimetryStudy,
     Patient,
     WorklistItem,
@@ -93,17 +94,36 @@ def worklist_item(patient: Patient, item: Due) -> WorklistItem:
     )
 
 
+def claim_version(patient: Patient, read_version: int) -> None:
+    """The optimistic lock: increment the record's version if it is still ``read_version``.
+
+    Every write to a patient's record goes through here first; when someone saved in
+    between, :class:`StaleVersion` (with the current version) and nothing is written.
+    """
+    updated = Patient.objects.filter(pk=patient.pk, version=read_version).update(
+        version=F("version") + 1
+    )
+    if not updated:
+        patient.refresh_from_db()
+        raise StaleVersion(patient, read_version)
+    patient.version = read_version + 1
+
+
+def evaluated(patient: Patient) -> tuple[dict[str, Any], Case]:
+    """The patient's case document as of today, and the case it validates to."""
+    from lutetia.services.course import as_of, validated
+
+    document = as_of(patient.case, today())
+    return document, validated(document, source=f"patient {patient.pk}")
+
+
 @transaction.atomic
 def save_case(
     patient: Patient, document: dict[str, Any], case: Case, read_version: int, *, reason: str
 ) -> Patient:
     """Store a validated case document if nobody saved since ``read_version``."""
-    updated = Patient.objects.filter(pk=patient.pk, version=read_version).update(
-        version=F("version") + 1
-    )
+    claim_version(patient, read_version)
     current = Patient.objects.select_for_update().get(pk=patient.pk)
-    if not updated:
-        raise StaleVersion(current, read_version)
     current.case = document
     current._change_reason = reason  # type: ignore[attr-defined]
     rebuild_derived(current, case)
@@ -276,12 +296,7 @@ def record_study(
         raise BadInputError(
             "cycle_number", f"cycle {cycle_number} is not recorded for this patient"
         )
-    updated = Patient.objects.filter(pk=patient.pk, version=read_version).update(
-        version=F("version") + 1
-    )
-    if not updated:
-        patient.refresh_from_db()
-        raise StaleVersion(patient, read_version)
+    claim_version(patient, read_version)
     return DosimetryStudy.objects.create(
         patient=patient,
         cycle_number=cycle_number,
@@ -289,3 +304,114 @@ def record_study(
         document=document,
         recorded_by=user,
     )
+
+
+def hours_after(moment: datetime, start: datetime) -> float:
+    """Hours from ``start`` to ``moment``."""
+    return (moment - start).total_seconds() / 3600
+
+
+def latest_administration(patient: Patient) -> Administration | None:
+    """The patient's administration of the highest cycle number, if any."""
+    return patient.administrations.order_by("-cycle_number").first()
+
+
+def release_settings(administration: Administration, readings: list[DoseRateReading]) -> Any:
+    """What release and the letter need: the readings in hours after the injection.
+
+    Without readings, the population estimate (at 1 m); readings at different distances
+    are bad input.
+    """
+    from lutetia.errors import BadInputError
+    from lutetia.protection.release import PROFILES
+    from lutetia.services.release import ReleaseSettings
+
+    distances = {r.distance_m for r in readings}
+    if len(distances) > 1:
+        raise BadInputError("distance_m", "readings at different distances; correct them")
+    points = tuple(
+        (hours_after(r.measured_at, administration.injected_at), r.rate_usv_h) for r in readings
+    )
+    return ReleaseSettings(PROFILES["eu-dose-rate"], points, distances.pop() if distances else 1.0)
+
+
+@transaction.atomic
+def record_dose_rate(
+    patient: Patient,
+    read_version: int,
+    *,
+    measured_at: datetime,
+    rate_usv_h: float,
+    distance_m: float,
+    user: Any,
+) -> DoseRateReading:
+    """Keep a dose-rate reading after the latest administration, checked with its series.
+
+    The reading must not lie in the future and must fall within 30 days after the
+    injection; the cycle's readings with this one must pass the checks release and the
+    letter apply (meter range, spacing, no rise, plausible for the activity), at one
+    distance.
+    """
+    from lutetia.errors import BadInputError
+    from lutetia.protection.clearance import (
+        check_distance,
+        check_readings_plausible,
+        readings_at_1m,
+    )
+
+    latest = latest_administration(patient)
+    if latest is None:
+        raise BadInputError("measured_at", "no administration is recorded: a reading needs one")
+    check_distance(distance_m, "distance_m")
+    if measured_at > timezone.now():
+        raise BadInputError("measured_at", "is in the future")
+    hours = hours_after(measured_at, latest.injected_at)
+    if not 0 <= hours <= 24 * LATE_ENTRY_DAYS:
+        raise BadInputError(
+            "measured_at", f"must lie within {LATE_ENTRY_DAYS} days after the latest injection"
+        )
+    series = list(patient.dose_rates.filter(cycle_number=latest.cycle_number))
+    if any(r.distance_m != distance_m for r in series):
+        raise BadInputError(
+            "distance_m", "the other readings of this cycle are at another distance"
+        )
+    points = [(hours_after(r.measured_at, latest.injected_at), r.rate_usv_h) for r in series]
+    check_readings_plausible(
+        readings_at_1m([*points, (hours, rate_usv_h)], distance_m), latest.administered_gbq
+    )
+    claim_version(patient, read_version)
+    return DoseRateReading.objects.create(
+        patient=patient,
+        cycle_number=latest.cycle_number,
+        measured_at=measured_at,
+        rate_usv_h=rate_usv_h,
+        distance_m=distance_m,
+        recorded_by=user,
+    )
+
+
+#: The worklist's columns shown (the rows are read without the patient's case document).
+WORKLIST_COLUMNS = ("date", "window_end", "kind", "description", "section", "cycle", "status")
+
+
+def overdue(today: date) -> Q:
+    """Worklist rows still open whose day or window ended before ``today``."""
+    return Q(status="open", date__lt=today) & (Q(window_end__lt=today) | Q(window_end__isnull=True))
+
+
+def due_between(start: date, end: date) -> Q:
+    """Worklist rows open or untracked (post-therapy scans) from ``start`` to ``end``."""
+    return Q(status__in=("open", "untracked"), date__gte=start, date__lte=end)
+
+
+def worklist_rows(keys: list[int]) -> list[WorklistItem]:
+    """The worklist rows of ``keys`` in that order, with their patient's identifier and name.
+
+    Only the columns shown are read: not the patient's case document.
+    """
+    full = (
+        WorklistItem.objects.select_related("patient")
+        .only(*WORKLIST_COLUMNS, "patient__identifier", "patient__name", "patient__stage")
+        .in_bulk(keys)
+    )
+    return [full[key] for key in keys]

@@ -39,15 +39,6 @@ from lutetia.errors import BadInputError
 MAX_CASE_BYTES = 1_000_000
 #: Worklist rows per page (overdue and due are paged separately).
 WORKLIST_PAGE = 50
-WORKLIST_COLUMNS = ("date", "window_end", "kind", "description", "section", "cycle", "status")
-
-
-def _evaluated(patient: Patient) -> tuple[dict[str, Any], Any]:
-    """The case document as of today and its validated case."""
-    from lutetia.services.course import as_of, validated
-
-    document = as_of(patient.case, store.today())
-    return document, validated(document, source=f"patient {patient.pk}")
 
 
 def _user(request: HttpRequest) -> User:
@@ -94,10 +85,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("end: must be on or after start, at most one year later")
     # Completed and discontinued patients have no worklist rows (store._rebuild_worklist).
     rows = WorklistItem.objects.order_by("date", "id")
-    overdue = rows.filter(status="open", date__lt=today).filter(
-        Q(window_end__lt=today) | Q(window_end__isnull=True)
-    )
-    due = rows.filter(status__in=("open", "untracked"), date__gte=start, date__lte=end)
+    overdue = rows.filter(store.overdue(today))
+    due = rows.filter(store.due_between(start, end))
     return render(
         request,
         "clinic/worklist.html",
@@ -119,21 +108,8 @@ def _worklist_page(rows: Any, number: str | None) -> Any:
     """
     page = Paginator(rows.values_list("id", flat=True), WORKLIST_PAGE).get_page(number)
     keys = list(page.object_list)
-    page.object_list = worklist_rows(keys)
+    page.object_list = store.worklist_rows(keys)
     return page
-
-
-def worklist_rows(keys: list[int]) -> list[WorklistItem]:
-    """The worklist rows of ``keys`` in that order, with their patient's identifier and name.
-
-    Only the columns shown are read: not the patient's case document.
-    """
-    full = (
-        WorklistItem.objects.select_related("patient")
-        .only(*WORKLIST_COLUMNS, "patient__identifier", "patient__name", "patient__stage")
-        .in_bulk(keys)
-    )
-    return [full[key] for key in keys]
 
 
 def _cached(kind: str, inputs: Any, compute: Any) -> Any:
@@ -164,7 +140,7 @@ def _compute_advice(patient: Patient) -> dict[str, Any]:
     from lutetia.services.course import assess_case, decide_next_cycle, plan
 
     try:
-        document, case = _evaluated(patient)
+        document, case = store.evaluated(patient)
     except BadInputError as error:
         return {"error": f"{error.field}: {error.reason}"}
     result: dict[str, Any] = {"case": case, "document": document}
@@ -178,7 +154,7 @@ def _compute_advice(patient: Patient) -> dict[str, Any]:
 
 def _release(patient: Patient) -> dict[str, Any] | None:
     """Release advice for the latest administration from its dose-rate readings."""
-    latest = patient.administrations.order_by("-cycle_number").first()
+    latest = store.latest_administration(patient)
     if latest is None:
         return None
     readings = list(patient.dose_rates.filter(cycle_number=latest.cycle_number))
@@ -196,18 +172,10 @@ def _release(patient: Patient) -> dict[str, Any] | None:
 
 
 def _compute_release(latest: Any, readings: list[DoseRateReading]) -> dict[str, Any]:
-    from lutetia.protection.release import PROFILES
-    from lutetia.services.release import ReleaseSettings, release_advice_for, release_document
+    from lutetia.services.release import release_advice_for, release_document
 
-    distances = {r.distance_m for r in readings}
-    points = tuple(
-        ((r.measured_at - latest.injected_at).total_seconds() / 3600, r.rate_usv_h)
-        for r in readings
-    )
     try:
-        if len(distances) != 1:
-            raise BadInputError("distance_m", "readings at different distances; correct them")
-        settings = ReleaseSettings(PROFILES["eu-dose-rate"], points, distances.pop())
+        settings = store.release_settings(latest, readings)
         advice = release_advice_for(settings, latest.injected_at, latest.administered_gbq)
         return {"document": release_document(advice, latest.injected_at)}
     except BadInputError as error:
@@ -449,63 +417,31 @@ def add_administration(request: HttpRequest, pk: int) -> HttpResponse:
 @requires(Action.DOSE_RATE)
 def add_dose_rate(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a dose-rate reading after the latest administration."""
-    from lutetia.protection.clearance import (
-        check_distance,
-        check_readings_plausible,
-        readings_at_1m,
-    )
-
     patient = get_object_or_404(Patient, pk=pk)
     form = forms.DoseRateForm(request.POST)
-    latest = patient.administrations.order_by("-cycle_number").first()
     if not form.is_valid():
         _form_error(request, form)
-    elif latest is None:
+        return redirect("patient", pk=patient.pk)
+    if store.latest_administration(patient) is None:
         messages.error(request, "no administration is recorded: a reading needs one")
+        return redirect("patient", pk=patient.pk)
+    data = form.cleaned_data
+    try:
+        store.record_dose_rate(
+            patient,
+            data["version"],
+            measured_at=data["measured_at"],
+            rate_usv_h=data["rate_usv_h"],
+            distance_m=data["distance_m"],
+            user=_user(request),
+        )
+    except BadInputError as error:
+        form.add_bad_input(error)
+        _form_error(request, form)
+    except store.StaleVersion as error:
+        messages.error(request, str(error))
     else:
-        data = form.cleaned_data
-        rate = data["rate_usv_h"]
-        try:
-            check_distance(data["distance_m"], "distance_m")
-            if data["measured_at"] > timezone.now():
-                raise BadInputError("measured_at", "is in the future")
-            hours = (data["measured_at"] - latest.injected_at).total_seconds() / 3600
-            if not 0 <= hours <= 24 * 30:
-                raise BadInputError(
-                    "measured_at", "must lie within 30 days after the latest injection"
-                )
-            # the whole series as release and the letter will read it: the same limits
-            series = list(patient.dose_rates.filter(cycle_number=latest.cycle_number))
-            if any(r.distance_m != data["distance_m"] for r in series):
-                raise BadInputError(
-                    "distance_m", "the other readings of this cycle are at another distance"
-                )
-            points = [
-                ((r.measured_at - latest.injected_at).total_seconds() / 3600, r.rate_usv_h)
-                for r in series
-            ]
-            readings = readings_at_1m([*points, (hours, rate)], data["distance_m"])
-            check_readings_plausible(readings, latest.administered_gbq)
-        except BadInputError as error:
-            form.add_bad_input(error)
-            _form_error(request, form)
-        else:
-            updated = Patient.objects.filter(pk=patient.pk, version=data["version"]).update(
-                version=patient.version + 1
-            )
-            if not updated:
-                patient.refresh_from_db()
-                messages.error(request, str(store.StaleVersion(patient, data["version"])))
-            else:
-                DoseRateReading.objects.create(
-                    patient=patient,
-                    cycle_number=latest.cycle_number,
-                    measured_at=data["measured_at"],
-                    rate_usv_h=rate,
-                    distance_m=data["distance_m"],
-                    recorded_by=_user(request),
-                )
-                messages.success(request, "dose-rate reading recorded")
+        messages.success(request, "dose-rate reading recorded")
     return redirect("patient", pk=patient.pk)
 
 
@@ -730,25 +666,19 @@ def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     import tempfile
     from pathlib import Path
 
-    from lutetia.protection.release import PROFILES
     from lutetia.reports.letter import render_html, write_pdf
-    from lutetia.services.release import ReleaseSettings, letter_data
+    from lutetia.services.release import letter_data
 
     patient = get_object_or_404(Patient, pk=pk)
-    latest = patient.administrations.order_by("-cycle_number").first()
+    latest = store.latest_administration(patient)
     if latest is None:
         return HttpResponseBadRequest("no administration is recorded")
     readings = list(patient.dose_rates.filter(cycle_number=latest.cycle_number))
-    points = tuple(
-        ((r.measured_at - latest.injected_at).total_seconds() / 3600, r.rate_usv_h)
-        for r in readings
-    )
-    distance = readings[0].distance_m if readings else 1.0
     try:
-        _, case = _evaluated(patient)
+        _, case = store.evaluated(patient)
         data = letter_data(
             case,
-            ReleaseSettings(PROFILES["eu-dose-rate"], points, distance),
+            store.release_settings(latest, readings),
             injected_at=latest.injected_at,
             administered_gbq=latest.administered_gbq,
             prescribed_gbq=latest.prescribed_gbq,
@@ -774,7 +704,7 @@ def plot(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name not in plots.PLOTS:
         return HttpResponseBadRequest("name: not a plot")
     try:
-        _, case = _evaluated(patient)
+        _, case = store.evaluated(patient)
     except BadInputError as error:
         return HttpResponseBadRequest(f"{error.field}: {error.reason}")
     return HttpResponse(plots.PLOTS[name](case), content_type="image/svg+xml")

@@ -8,6 +8,7 @@ refuses is refused in the clinic with the same message and field.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -66,6 +67,16 @@ def as_of(document: dict[str, Any], today: date) -> dict[str, Any]:
     return result
 
 
+def _object_at(document: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """The object at ``keys`` in ``document``, created empty where it is absent or null."""
+    container = document
+    for key in keys:
+        if container.get(key) is None:
+            container[key] = {}
+        container = container[key]
+    return container
+
+
 def with_entry(
     document: dict[str, Any], section: Section, entry: dict[str, Any], today: date
 ) -> tuple[dict[str, Any], Case]:
@@ -74,14 +85,8 @@ def with_entry(
     The field named in an error is the entry's own (``labs[3].value``), as in a case file.
     """
     result = as_of(document, today)
-    container: Any = result
-    path = _PATHS[section]
-    for key in path[:-1]:
-        if container.get(key) is None:
-            container[key] = {}
-        container = container[key]
-    entries = container.setdefault(path[-1], [])
-    entries.append(entry)
+    *parents, name = _PATHS[section]
+    _object_at(result, parents).setdefault(name, []).append(entry)
     return result, validated(result)
 
 
@@ -90,11 +95,7 @@ def with_fields(
 ) -> tuple[dict[str, Any], Case]:
     """A copy of ``document`` with ``fields`` set in the object ``part`` (None removes one)."""
     result = as_of(document, today)
-    container: Any = result
-    for key in part.split("."):
-        if container.get(key) is None:
-            container[key] = {}
-        container = container[key]
+    container = _object_at(result, part.split("."))
     for key, value in fields.items():
         if value is None:
             container.pop(key, None)
