@@ -18,6 +18,7 @@ from lutetia.cases.io import case_from_mapping
 from lutetia.cli import main
 from lutetia.errors import BadInputError
 from lutetia.guideline.course import DECISION_ORDER, CourseResult, next_cycle
+from lutetia.guideline.ruleset import EANM_SNMMI_2023
 from lutetia.guideline.schedule import schedule
 from lutetia.reports.calendar import to_ics
 from tests.conftest import EXAMPLES
@@ -181,7 +182,7 @@ def test_most_restrictive_wins(applied: list[str], extra: str) -> None:
 
 def test_schedule_and_ics_round_trip(tmp_path: Path) -> None:
     case = case_from_mapping(copy.deepcopy(BASE))
-    events = schedule(case)
+    events = schedule(case, EANM_SNMMI_2023)
     cycles = [e for e in events if e.kind == "cycle"]
     assert [e.date for e in cycles][:3] == [date(2026, 1, 8), date(2026, 2, 19), date(2026, 4, 2)]
     assert len(cycles) == 6

@@ -23,6 +23,7 @@ from lutetia.errors import BadInputError
 from lutetia.guideline.context import Context, Settings
 from lutetia.guideline.course import next_cycle
 from lutetia.guideline.findings import Quantity
+from lutetia.guideline.ruleset import EANM_SNMMI_2023
 from lutetia.guideline.schedule import cycle_dates, schedule
 from lutetia.guideline.selection import consent_ok, psa_doubling_time_months, show
 from tests.test_thresholds import (
@@ -615,7 +616,7 @@ def test_activity_after_three_reductions_is_explained_and_after_four_not() -> No
 def _events(data: Data) -> list[tuple[str, str, int | None, str | None]]:
     return [
         (iso(e.date), e.kind, e.cycle, iso(e.window_end) if e.window_end else None)
-        for e in schedule(case_from_mapping(data))
+        for e in schedule(case_from_mapping(data), EANM_SNMMI_2023)
     ]
 
 
@@ -648,7 +649,7 @@ def test_schedule_of_the_proceed_example() -> None:
 def test_schedule_carries_a_reduced_activity_over() -> None:
     data = copy.deepcopy(COURSE)
     data["course"]["cycles"][1]["activity_gbq"] = 5.92
-    dates = cycle_dates(case_from_mapping(data))
+    dates = cycle_dates(case_from_mapping(data), EANM_SNMMI_2023)
     assert [a for _, _, a in dates] == [7.4, 5.92, 5.92, 5.92, 5.92, 5.92]
     assert [given for _, given, _ in dates] == [True, True, False, False, False, False]
 
@@ -683,7 +684,7 @@ def test_schedule_needs_a_first_cycle() -> None:
     data["course"]["cycles"] = []
     data["course"]["planned_date"] = None
     with pytest.raises(BadInputError) as error:
-        schedule(case_from_mapping(data))
+        schedule(case_from_mapping(data), EANM_SNMMI_2023)
     assert error.value.field == "course"
     # Given cycles without a planned date are enough.
     assert len([e for e in _events(copy.deepcopy(COMPLETE)) if e[1] == "cycle"]) == 6
@@ -696,7 +697,7 @@ def test_schedule_has_six_cycles_and_a_planned_date_only_before_the_sixth(
     data = copy.deepcopy(COMPLETE)
     data["course"]["cycles"] = data["course"]["cycles"][:given]
     data["course"]["planned_date"] = "2026-12-24" if planned else None
-    dates = cycle_dates(case_from_mapping(data))
+    dates = cycle_dates(case_from_mapping(data), EANM_SNMMI_2023)
     assert len(dates) == 6
     assert [g for _, g, _ in dates] == [True] * given + [False] * (6 - given)
     if planned and given < 6:
@@ -708,7 +709,7 @@ def test_schedule_has_six_cycles_and_a_planned_date_only_before_the_sixth(
 
 
 def test_schedule_events_carry_their_cycle_number_and_whether_it_was_given() -> None:
-    events = schedule(case_from_mapping(copy.deepcopy(COURSE)))  # cycles 1–2 given
+    events = schedule(case_from_mapping(copy.deepcopy(COURSE)), EANM_SNMMI_2023)  # cycles 1–2 given
     by_kind: dict[str, list[int | None]] = {}
     for event in events:
         by_kind.setdefault(event.kind, []).append(event.cycle)
@@ -767,7 +768,7 @@ def test_next_cycle_document_carries_the_plan_and_finding_details() -> None:
 
 
 def test_schedule_event_json_keeps_its_window() -> None:
-    events = schedule(case_from_mapping(copy.deepcopy(COURSE)))
+    events = schedule(case_from_mapping(copy.deepcopy(COURSE)), EANM_SNMMI_2023)
     spect = next(e for e in events if e.kind == "spect")
     assert spect.as_json()["window_end"] == (spect.date + timedelta(days=1)).isoformat()
     cycle = next(e for e in events if e.kind == "cycle")
@@ -869,7 +870,7 @@ def test_next_cycle_passes_the_site_settings_to_its_selection() -> None:
     # 24 h lead, not under a site's 200 h; next-cycle's selection must use the site's lead.
     case = case_from_mapping(copy.deepcopy(COURSE))
     default = next_cycle(case)
-    strict = next_cycle(case, Settings(200.0))
+    strict = next_cycle(case, Settings(consent_lead_h=200.0))
     assert not [f for f in default.selection.findings if f.code.startswith("consent")]
     assert [f.code for f in strict.selection.findings if f.code.startswith("consent")]
 
@@ -911,7 +912,7 @@ def test_schedule_keeps_a_planned_cycle_beyond_six_under_individual_dosimetry() 
     data = copy.deepcopy(COMPLETE)
     data["course"]["individual_dosimetry"] = True
     data["course"]["planned_date"] = "2026-09-17"
-    dates = cycle_dates(case_from_mapping(data))
+    dates = cycle_dates(case_from_mapping(data), EANM_SNMMI_2023)
     assert len(dates) == 7
     assert dates[-1][:2] == (date(2026, 9, 17), False)
 
@@ -1282,7 +1283,7 @@ COURSE_VALUES: list[tuple[str, list[Mutate], Data, Quantity]] = [
     ),
     (
         "discontinue.unresolved_toxicity",
-        [_event_of("Fatigue", 4, "2026-02-25")],
+        [_event_of("Diarrhea", 4, "2026-02-25")],
         COURSE,
         Quantity(36, "d"),
     ),
@@ -1424,10 +1425,12 @@ def test_scope_of_the_guideline(ligand: str, code: str | None) -> None:
 def test_schedule_from_a_planned_first_cycle_at_the_approved_activity() -> None:
     data = copy.deepcopy(COURSE)
     data["course"]["cycles"] = []
-    dates = cycle_dates(case_from_mapping(data))
+    dates = cycle_dates(case_from_mapping(data), EANM_SNMMI_2023)
     assert [a for _, _, a in dates] == [7.4] * 6
     assert dates[0][0] == date(2026, 4, 2)
-    given = [e.as_json() for e in schedule(case_from_mapping(copy.deepcopy(COURSE)))]
+    given = [
+        e.as_json() for e in schedule(case_from_mapping(copy.deepcopy(COURSE)), EANM_SNMMI_2023)
+    ]
     cycles = [e for e in given if e["kind"] == "cycle"]
     assert [(e["cycle"], e["given"]) for e in cycles[:3]] == [(1, True), (2, True), (3, False)]
     kinds = {e["kind"] for e in given}

@@ -25,6 +25,7 @@ from lutetia.cli import main
 from lutetia.guideline.assessment import assessment_document, course_document
 from lutetia.guideline.context import Settings
 from lutetia.guideline.course import next_cycle
+from lutetia.guideline.ruleset import EANM_SNMMI_2023
 from lutetia.guideline.schedule import schedule
 from lutetia.guideline.selection import assess
 from lutetia.reports.calendar import to_ics
@@ -161,7 +162,7 @@ def test_course_report_cannot_be_forged(course_case: Case, hostile: str) -> None
 @pytest.mark.parametrize("hostile", HOSTILE_IDS)
 def test_schedule_report_is_one_line_per_event(course_case: Case, hostile: str) -> None:
     case = with_patient_id(course_case, hostile)
-    events = schedule(case)
+    events = schedule(case, EANM_SNMMI_2023)
     report = schedule_report(case.patient.id, events, ics=f"plan\n{FORGED}.ics")
     assert_inert_lines(report)
     assert len(report.split("\n")) == 1 + len(events) + 1
@@ -188,7 +189,7 @@ def test_ics_with_a_hostile_id_is_well_formed(course_case: Case, hostile: str) -
     from icalendar import Calendar
 
     case = with_patient_id(course_case, hostile)
-    events = schedule(case)
+    events = schedule(case, EANM_SNMMI_2023)
     data = to_ics(events, patient_id=hostile)
     lines = _unfolded_lines(data)
     assert all(is_inert(line) for line in lines)
@@ -207,7 +208,7 @@ def test_ics_with_a_hostile_id_is_well_formed(course_case: Case, hostile: str) -
 def test_ics_uid_is_stable_and_distinct_per_patient(course_case: Case) -> None:
     from icalendar import Calendar
 
-    events = schedule(course_case)
+    events = schedule(course_case, EANM_SNMMI_2023)
 
     def uids(patient_id: str) -> list[str]:
         parsed = Calendar.from_ical(to_ics(events, patient_id=patient_id))

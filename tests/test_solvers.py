@@ -240,10 +240,16 @@ def test_the_population_curve_is_the_best_fit_of_kurth_2018() -> None:
     for hours in (3.0, 6.0, 12.0):
         assert fit.rate_usv_h(hours) == pytest.approx(_rate(stored, hours), rel=0.01)
     assert fit.half_life_2_h == pytest.approx(stored[3], rel=1e-6)
-    # And they are the former scipy fitter's own result.
+    # And they are the former scipy fitter's own result: the same minimum and slow phase;
+    # the fast phase, which one mean before 24 h does not determine, only to 1e-3 (the
+    # optimiser's path, and so its last digits there, differs between CPUs' BLAS: 7e-5
+    # seen between two machines of this project).
     reference = reference_bi(points, LAMBDA_PHYS)
     assert reference is not None
-    assert reference[0] == pytest.approx(stored, rel=1e-9)
+    parameters, reference_ssr = reference
+    assert reference_ssr == pytest.approx(stored_ssr, rel=1e-8)
+    assert parameters[3] == pytest.approx(stored[3], rel=1e-6)
+    assert parameters == pytest.approx(stored, rel=1e-3)
 
 
 def test_box_least_squares_holds_parameters_on_their_bounds() -> None:

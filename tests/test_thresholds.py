@@ -5,8 +5,9 @@ Issue 9 (clinical safety): 9 of 22 hand-made threshold changes (PSA progression
 > 10 mm, Gleason ≥ 8 → ≥ 9, CRPC 25 % → 50 % over nadir, …) left the whole suite
 green. This module closes that gap in two ways:
 
-* :data:`PINNED` names every constant of :mod:`lutetia.guideline.thresholds` with
-  the value the guideline gives and the passage it comes from (EANM/SNMMI
+* :data:`PINNED` names every threshold field of the published ruleset
+  (:data:`lutetia.guideline.ruleset.EANM_SNMMI_2023`) with the value the guideline
+  gives and the passage it comes from (EANM/SNMMI
   procedure guideline for 177Lu-PSMA RLT, 2023, as transcribed in
   ``shared/guideline``; the text is never read here). Changing a constant fails a
   test that names the passage.
@@ -36,19 +37,23 @@ from typing import Any, TypeVar
 import pytest
 
 from lutetia.cases.io import case_from_mapping
-from lutetia.clinical import ctcae, psa, renal
+from lutetia.clinical import ctcae, ctcae_terms, psa, renal
 from lutetia.clinical.ctcae import Criterion, grade
 from lutetia.clinical.psa import PsaValue, pcwg3
 from lutetia.clinical.renal import creatinine_clearance_cockcroft_gault, egfr_ckd_epi_2021
 from lutetia.errors import BadInputError
-from lutetia.guideline import thresholds as th
+from lutetia.guideline import ruleset as rs
 from lutetia.guideline.catalogue import CUTOFFS
 from lutetia.guideline.context import Settings
 from lutetia.guideline.course import CourseResult, next_cycle
 from lutetia.guideline.findings import Finding
 from lutetia.guideline.selection import SelectionResult, assess
+from lutetia.services.course import due_items
 from lutetia.units import Analyte
 from tests.conftest import EXAMPLES
+
+#: The published ruleset, whose fields every test below pins and edge-tests.
+th = rs.EANM_SNMMI_2023
 
 SELECTION: dict[str, Any] = json.loads((EXAMPLES / "01-vision-eligible.json").read_text())
 COURSE: dict[str, Any] = json.loads((EXAMPLES / "21-course-proceed.json").read_text())
@@ -81,8 +86,8 @@ EDGE_TESTED: dict[str, list[str]] = {}
 def edges(*names: str) -> Callable[[F], F]:
     """Register the decorated test as an at/below/above test of the constants ``names``."""
     for name in names:
-        if not hasattr(th, name):
-            raise AssertionError(f"{name} is not a constant of lutetia.guideline.thresholds")
+        if name not in rs.threshold_fields():
+            raise AssertionError(f"{name} is not a threshold of lutetia.guideline.ruleset")
 
     def register(function: F) -> F:
         for name in names:
@@ -104,142 +109,159 @@ _MSE = "Management of side effects"
 
 #: constant → (value, the guideline passage, quoted from the 2023 text).
 PINNED: dict[str, tuple[object, str]] = {
-    "TESTOSTERONE_NOT_CASTRATE_AT_LEAST_NG_DL": (
+    "testosterone_not_castrate_at_least_ng_dl": (
         50.0,
         f"{_DEF4}: 'testosterone serum levels < 50 ng/dl (< 1.7 nmol/l)'",
     ),
-    "CRPC_RISE_OVER_NADIR_ABOVE": (0.25, f"{_DEF4}: 'to a 25% increase over nadir'"),
-    "CRPC_RISE_GAP_DAYS_AT_LEAST": (
+    "crpc_rise_over_nadir_above": (0.25, f"{_DEF4}: 'to a 25% increase over nadir'"),
+    "crpc_rise_gap_days_at_least": (
         14,
         f"{_DEF4}: 'two consecutive PSA progressions (min. 2 weeks apart)'",
     ),
-    "LIFE_EXPECTANCY_BELOW_MONTHS": (3.0, f"{_T1}: 'Life expectancy < 3 months'"),
-    "ECOG_CONTRAINDICATION_AT_LEAST": (3, f"{_T1}: 'ECOG ≥ 3'"),
-    "GFR_FAILURE_BELOW_ML_MIN": (
+    "life_expectancy_below_months": (3.0, f"{_T1}: 'Life expectancy < 3 months'"),
+    "ecog_contraindication_at_least": (3, f"{_T1}: 'ECOG ≥ 3'"),
+    "gfr_failure_below_ml_min": (
         30.0,
         f"{_T1}: 'GFR < 30 ml/min'; {_MSE} 6: 'GFR loss to < 30 ml/min'",
     ),
-    "CREATININE_FAILURE_ABOVE_X_ULN": (2.0, f"{_T1}: 'creatinine > twofold ULN'"),
-    "LIVER_FAILURE_ABOVE_X_ULN": (
+    "creatinine_failure_above_x_uln": (2.0, f"{_T1}: 'creatinine > twofold ULN'"),
+    "liver_failure_above_x_uln": (
         5.0,
         f"{_T1}: 'liver enzymes > fivefold ULN'; "
         f"{_MSE} 6: 'AST or ALT > fivefold upper-limit of normal'",
     ),
-    "WBC_BELOW_PER_NL": (2.5, f"{_T1}, myelosuppression: 'WBC < 2.5/nl'"),
-    "ANC_BELOW_PER_NL": (1.5, f"{_T1}, myelosuppression: 'ANC < 1.5/nl'"),
-    "PLATELETS_BELOW_PER_NL": (75.0, f"{_T1}, myelosuppression: 'PLT < 75/nl'"),
-    "WASHOUT": (timedelta(weeks=4), f"{_C} 2: 'should be discontinued for at least 4 weeks'"),
-    "REDUCED_RENAL_LOW_ML_MIN": (
+    "wbc_below_per_nl": (2.5, f"{_T1}, myelosuppression: 'WBC < 2.5/nl'"),
+    "anc_below_per_nl": (1.5, f"{_T1}, myelosuppression: 'ANC < 1.5/nl'"),
+    "platelets_below_per_nl": (75.0, f"{_T1}, myelosuppression: 'PLT < 75/nl'"),
+    "washout": (timedelta(weeks=4), f"{_C} 2: 'should be discontinued for at least 4 weeks'"),
+    "reduced_renal_low_ml_min": (
         30.0,
         f"{_C} 3: 'moderately reduced kidney function (GFR 30–50 ml/min)'",
     ),
-    "REDUCED_RENAL_HIGH_ML_MIN": (
+    "reduced_renal_high_ml_min": (
         50.0,
         f"{_C} 3: 'moderately reduced kidney function (GFR 30–50 ml/min)'",
     ),
-    "MARROW_CHEMOTHERAPY_LINES_AT_LEAST": (
+    "marrow_chemotherapy_lines_at_least": (
         2,
         f"{_C} 4: 'extensive previous chemotherapy' "
         "(spec/finding-codes.md: ≥ 2 chemotherapy lines)",
     ),
-    "PSMA_NEGATIVE_SIZE_AT_LEAST_MM": (10.0, f"{_SEL}: 'lesions with diameter ≥ 1 cm'"),
-    "PSMA_NEGATIVE_BELOW_X_PAROTID": (0.5, f"{_SEL}: 'tumor uptake < 0.5-fold of parotid'"),
-    "PSMA_NEGATIVE_BELOW_X_LIVER": (1.0, f"{_SEL}: 'approximately equals < 1.0-fold liver-uptake'"),
-    "HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID": (
+    "psma_negative_size_at_least_mm": (10.0, f"{_SEL}: 'lesions with diameter ≥ 1 cm'"),
+    "psma_negative_below_x_parotid": (0.5, f"{_SEL}: 'tumor uptake < 0.5-fold of parotid'"),
+    "psma_negative_below_x_liver": (1.0, f"{_SEL}: 'approximately equals < 1.0-fold liver-uptake'"),
+    "high_uptake_suvmax_without_parotid": (
         10.0,
         f"{_SEL}: '> onefold parotid uptake in the majority of lesions (approx. SUV > 10)'",
     ),
-    "UPTAKE_MAJORITY_ABOVE": (0.5, f"{_SEL}: 'in the majority of lesions'"),
-    "AGE_PROGNOSTIC_BELOW_YEARS": (65.0, f"{_SURV}: 'Age < 65'"),
-    "ECOG_PROGNOSTIC_AT_LEAST": (2, f"{_SURV}: 'ECOG ≥ 2'"),
-    "GLEASON_HIGH_AT_LEAST": (
+    "uptake_majority_above": (0.5, f"{_SEL}: 'in the majority of lesions'"),
+    "age_prognostic_below_years": (65.0, f"{_SURV}: 'Age < 65'"),
+    "ecog_prognostic_at_least": (2, f"{_SURV}: 'ECOG ≥ 2'"),
+    "gleason_high_at_least": (
         8,
         f"{_SURV}: 'high Gleason score' (spec/finding-codes.md: prognostic.high_gleason ≥ 8)",
     ),
-    "STALE_AFTER_DAYS": (5, f"{_PROC} 2: 'Lab tests not older than 5 days'"),
-    "CONSENT_LEAD_H_DEFAULT": (24.0, f"{_PROC} 1: 'written and 24 h in advance of first cycle'"),
-    "TUMOR_LYSIS_LESIONS_AT_LEAST": (
+    "stale_after_days": (5, f"{_PROC} 2: 'Lab tests not older than 5 days'"),
+    "consent_lead_h": (24.0, f"{_PROC} 1: 'written and 24 h in advance of first cycle'"),
+    "tumor_lysis_lesions_at_least": (
         20,
         f"{_PROC} 7: 'high tumor burden' (Lutetia's operational reading: ≥ 20 lesions)",
     ),
-    "TUMOR_LYSIS_SIZE_AT_LEAST_MM": (
+    "tumor_lysis_size_at_least_mm": (
         50.0,
         f"{_PROC} 7: 'high tumor burden' (Lutetia's operational reading: a lesion ≥ 50 mm)",
     ),
-    "APPROVED_ACTIVITY_GBQ": (
+    "approved_activity_gbq": (
         7.4,
         f"{_PROC} 11: 'approved treatment regimen … is 7.4 GBq (200 mCi)'",
     ),
-    "MAX_CYCLES": (6, f"{_PROC} 11: 'for a maximum of 6 cycles'"),
-    "INTERVAL": (timedelta(weeks=6), f"{_PROC} 11: 'at 6 w (± 1 w) interval'"),
-    "INTERVAL_TOLERANCE": (timedelta(weeks=1), f"{_PROC} 11: 'at 6 w (± 1 w) interval'"),
-    "PRACTICE_INTERVAL_LOW": (
+    "max_cycles": (6, f"{_PROC} 11: 'for a maximum of 6 cycles'"),
+    "interval": (timedelta(weeks=6), f"{_PROC} 11: 'at 6 w (± 1 w) interval'"),
+    "interval_tolerance": (timedelta(weeks=1), f"{_PROC} 11: 'at 6 w (± 1 w) interval'"),
+    "practice_interval_low": (
         timedelta(weeks=4),
         f"{_PROC} 11: 'treatment intervals of 4–10 weeks'",
     ),
-    "PRACTICE_INTERVAL_HIGH": (
+    "practice_interval_high": (
         timedelta(weeks=10),
         f"{_PROC} 11: 'treatment intervals of 4–10 weeks'",
     ),
-    "PRACTICE_ACTIVITY_LOW_GBQ": (6.0, f"{_PROC} 11: 'a range of 6–9.3 GBq per treatment'"),
-    "PRACTICE_ACTIVITY_HIGH_GBQ": (9.3, f"{_PROC} 11: 'a range of 6–9.3 GBq per treatment'"),
-    "HEMATOLOGIC_INTERIM_GRADE_AT_LEAST": (
+    "practice_activity_low_gbq": (6.0, f"{_PROC} 11: 'a range of 6–9.3 GBq per treatment'"),
+    "practice_activity_high_gbq": (9.3, f"{_PROC} 11: 'a range of 6–9.3 GBq per treatment'"),
+    "hematologic_interim_grade_at_least": (
         3,
         f"{_MSE} 1: 'of grades 3 or 4 is demonstrated at interim lab test'",
     ),
-    "HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST": (
+    "hematologic_scheduled_grade_at_least": (
         2,
         f"{_MSE} 2: 'of ≥ grade 2 is demonstrated at the scheduled treatment date'",
     ),
-    "HEMATOLOGIC_SCHEDULED_POSTPONE_GRADE_AT_LEAST": (
+    "hematologic_scheduled_postpone_grade_at_least": (
         3,
         f"{_MSE} 2: 'reduced by 20% or postponed' (Lutetia postpones at grade 3–4, as item 1)",
     ),
-    "REDUCTION_FACTOR": (0.8, f"{_MSE} 2–3: 'Treatment activity is reduced by 20%'"),
-    "POSTPONEMENT": (timedelta(weeks=2), f"{_MSE} 1: 'Next cycle should be postponed by 2 weeks'"),
-    "GCSF_GAP": (
+    "reduction_factor": (0.8, f"{_MSE} 2–3: 'Treatment activity is reduced by 20%'"),
+    "postponement": (timedelta(weeks=2), f"{_MSE} 1: 'Next cycle should be postponed by 2 weeks'"),
+    "gcsf_gap": (
         timedelta(weeks=2),
         f"{_MSE} 1: 'at least a 2-week interval between G-CSFs and injection'",
     ),
-    "EGFR_LOSS_ABOVE": (0.40, f"{_MSE} 3: 'Acute loss of eGFR > 40% but still > 30 ml/min'"),
-    "NONHEMATOLOGIC_GRADE_AT_LEAST": (
+    "egfr_loss_above": (0.40, f"{_MSE} 3: 'Acute loss of eGFR > 40% but still > 30 ml/min'"),
+    "nonhematologic_grade_at_least": (
         3,
         f"{_MSE} 4: 'Non-hematological toxicities … of grade 3 or 4'",
     ),
-    "LIFE_THREATENING_GRADE_AT_LEAST": (
+    "life_threatening_grade_at_least": (
         4,
         f"{_MSE} 6: 'any life-threatening toxicity' (CTCAE v5.0 grade 4: life-threatening)",
     ),
-    "UNRESOLVED_LIMIT": (timedelta(weeks=4), f"{_MSE} 6: 'that does not resolve within 4 weeks'"),
-    "PSA_RELIABLE_AFTER": (
+    "unresolved_limit": (timedelta(weeks=4), f"{_MSE} 6: 'that does not resolve within 4 weeks'"),
+    "psa_reliable_after": (
         timedelta(weeks=2),
         "Follow-up 2: 'PSA response becomes a reliable marker 2–3 weeks after the 2nd cycle'",
     ),
-    "PSA_PROGRESSION_ABOVE": (
+    "psa_progression_above": (
         0.25,
         "Follow-up 2: 'every increase of > 25% should potentially be considered resistance'",
     ),
-    "PSA_RESPONSE_DECLINE_AT_LEAST": (
-        0.50,
-        "Follow-up 2: 'interpreted in accordance with the PCWG3 criteria' (Scher 2016, "
-        "Table 2: decline ≥ 50 %)",
+    "interim_labs_from": (
+        timedelta(weeks=2),
+        "Follow-up 1: 'checked at least 2–3 weeks after each cycle (anticipated nadir)'",
     ),
+    "interim_labs_until": (
+        timedelta(weeks=3),
+        "Follow-up 1: 'checked at least 2–3 weeks after each cycle (anticipated nadir)'",
+    ),
+    "end_follow_up_from": (
+        timedelta(weeks=4),
+        "Follow-up 1: '4–6 weeks after the last treatment cycle'; 2: '4–6 weeks after the "
+        "end of therapy'",
+    ),
+    "end_follow_up_until": (
+        timedelta(weeks=6),
+        "Follow-up 1: '4–6 weeks after the last treatment cycle'; 2: '4–6 weeks after the "
+        "end of therapy'",
+    ),
+    "spect_from": (
+        timedelta(days=1),
+        "Follow-up 3: 'Scintigraphy (optionally SPECT) … 1–2 days after infusion'",
+    ),
+    "spect_until": (
+        timedelta(days=2),
+        "Follow-up 3: 'Scintigraphy (optionally SPECT) … 1–2 days after infusion'",
+    ),
+    "restaging_every": (timedelta(weeks=12), "Follow-up 4: 'usually recommended every 12 weeks'"),
 }
 
 
 def public_constants() -> dict[str, object]:
-    """The module's public constants: every annotated name, and any other public name bound
-    to a number or a duration (so that an unannotated new constant is not missed)."""
+    """Every threshold field of the published ruleset, each a number or a duration."""
     found: dict[str, object] = {}
-    annotated = set(getattr(th, "__annotations__", {}))
-    for name, value in vars(th).items():
-        if name.startswith("_"):
-            continue
+    for name in rs.threshold_fields():
+        value = getattr(th, name)
         number = isinstance(value, (int, float, timedelta)) and not isinstance(value, bool)
-        if name in annotated:
-            assert number, f"thresholds.{name} is neither a number nor a duration"
-        if number or name in annotated:
-            found[name] = value
+        assert number, f"ruleset.{name} is neither a number nor a duration"
+        found[name] = value
     return found
 
 
@@ -262,7 +284,7 @@ def test_constant_has_the_guideline_value(name: str) -> None:
     actual = getattr(th, name)
     assert type(actual) is type(expected), name
     assert actual == expected, (
-        f"thresholds.{name} is {actual!r}, the guideline gives {expected!r} — {passage}. "
+        f"ruleset.{name} is {actual!r}, the guideline gives {expected!r} — {passage}. "
         "A changed clinical threshold needs a new CATALOGUE_VERSION and a reason."
     )
 
@@ -400,14 +422,14 @@ def test_the_bases_are_quiet() -> None:
 # === Definitions: castrate testosterone, CRPC ==================================================
 
 
-@edges("TESTOSTERONE_NOT_CASTRATE_AT_LEAST_NG_DL")
+@edges("testosterone_not_castrate_at_least_ng_dl")
 @pytest.mark.parametrize(
     ("ng_dl", "fires"),
     [(below(50.0), False), (50.0, True), (above(50.0), True), (60.0, True)],
 )
 def test_testosterone_50_ng_dl_is_not_castrate(ng_dl: float, fires: bool) -> None:
     # Issue 9's example: testosterone 50 → 60 ng/dL left the suite green.
-    limit = th.TESTOSTERONE_NOT_CASTRATE_AT_LEAST_NG_DL
+    limit = th.testosterone_not_castrate_at_least_ng_dl
     result = selection(lab("testosterone", ng_dl, "ng/dL"))
     expect(result, "crpc.testosterone_not_castrate", fires, limit, ">=", unit="ng/dL")
 
@@ -430,7 +452,7 @@ def _psa_series(first: float, second: float, gap_days: int = 14) -> Mutate:
     return mutate
 
 
-@edges("CRPC_RISE_OVER_NADIR_ABOVE")
+@edges("crpc_rise_over_nadir_above")
 @pytest.mark.parametrize(
     ("first", "established"),
     [(below(12.5), False), (12.5, False), (above(12.5), True), (15.0, True)],
@@ -443,7 +465,7 @@ def test_crpc_needs_rises_above_25_percent_over_nadir(first: float, established:
         result,
         "crpc.not_established",
         not established,
-        100 * th.CRPC_RISE_OVER_NADIR_ABOVE,
+        100 * th.crpc_rise_over_nadir_above,
         ">",
         unit="%",
     )
@@ -456,7 +478,7 @@ def test_crpc_second_rise_also_above_25_percent() -> None:
     assert not hits(selection(_psa_series(13.0, above(13.0))), "crpc.not_established")
 
 
-@edges("CRPC_RISE_GAP_DAYS_AT_LEAST")
+@edges("crpc_rise_gap_days_at_least")
 @pytest.mark.parametrize(("gap", "established"), [(13, False), (14, True), (15, True)])
 def test_crpc_rises_at_least_2_weeks_apart(gap: int, established: bool) -> None:
     result = selection(_psa_series(13.0, 16.0, gap_days=gap))
@@ -473,7 +495,7 @@ def test_crpc_recorded_needs_no_psa_series() -> None:
 # === Table 1: relative contra-indications =====================================================
 
 
-@edges("LIFE_EXPECTANCY_BELOW_MONTHS")
+@edges("life_expectancy_below_months")
 @pytest.mark.parametrize(
     ("months", "palliative", "fires"),
     [
@@ -492,13 +514,13 @@ def test_life_expectancy_below_3_months(months: float, palliative: bool, fires: 
         result,
         "contraindication.life_expectancy",
         fires,
-        th.LIFE_EXPECTANCY_BELOW_MONTHS,
+        th.life_expectancy_below_months,
         "<",
         unit="mo",
     )
 
 
-@edges("ECOG_CONTRAINDICATION_AT_LEAST", "ECOG_PROGNOSTIC_AT_LEAST")
+@edges("ecog_contraindication_at_least", "ecog_prognostic_at_least")
 @pytest.mark.parametrize("ecog", [0, 1, 2, 3, 4])
 def test_ecog_3_contraindicates_and_2_is_prognostic(ecog: int) -> None:
     result = selection(setting("performance.ecog", ecog))
@@ -506,19 +528,19 @@ def test_ecog_3_contraindicates_and_2_is_prognostic(ecog: int) -> None:
         result,
         "contraindication.ecog",
         ecog >= 3,
-        th.ECOG_CONTRAINDICATION_AT_LEAST,
+        th.ecog_contraindication_at_least,
         ">=",
         unit=None,
     )
     expect(
-        result, "prognostic.ecog_2_or_more", ecog >= 2, th.ECOG_PROGNOSTIC_AT_LEAST, ">=", unit=None
+        result, "prognostic.ecog_2_or_more", ecog >= 2, th.ecog_prognostic_at_least, ">=", unit=None
     )
 
 
 EGFR_UNIT = "mL/min/{1.73_m2}"
 
 
-@edges("GFR_FAILURE_BELOW_ML_MIN")
+@edges("gfr_failure_below_ml_min")
 @pytest.mark.parametrize(
     ("gfr", "fires"), [(below(30.0), True), (30.0, False), (above(30.0), False)]
 )
@@ -528,7 +550,7 @@ def test_gfr_below_30_is_organ_failure(gfr: float, fires: bool) -> None:
         result,
         "contraindication.organ_failure.gfr",
         fires,
-        th.GFR_FAILURE_BELOW_ML_MIN,
+        th.gfr_failure_below_ml_min,
         "<",
         unit=EGFR_UNIT,
     )
@@ -546,18 +568,18 @@ def test_measured_gfr_below_30_is_organ_failure(gfr: float, fires: bool) -> None
         assert finding.details["gfr_source"] == "gfr_measured"
 
 
-@edges("CREATININE_FAILURE_ABOVE_X_ULN")
+@edges("creatinine_failure_above_x_uln")
 @pytest.mark.parametrize(
     ("creatinine", "fires"), [(below(2.4), False), (2.4, False), (above(2.4), True)]
 )
 def test_creatinine_above_2_uln_is_organ_failure(creatinine: float, fires: bool) -> None:
     # ULN 1.2 mg/dL: 2 × ULN = 2.4 mg/dL.
     result = selection(lab("creatinine", creatinine, uln=1.2))
-    limit = th.CREATININE_FAILURE_ABOVE_X_ULN * 1.2
+    limit = th.creatinine_failure_above_x_uln * 1.2
     expect(result, "contraindication.organ_failure.creatinine", fires, limit, ">", unit="mg/dL")
 
 
-@edges("LIVER_FAILURE_ABOVE_X_ULN")
+@edges("liver_failure_above_x_uln")
 @pytest.mark.parametrize("analyte", ["ast", "alt"])
 @pytest.mark.parametrize(
     ("ratio", "fires"), [(3.0, False), (below(5.0), False), (5.0, False), (above(5.0), True)]
@@ -567,19 +589,19 @@ def test_liver_enzymes_above_5_uln_is_organ_failure(
 ) -> None:
     # Issue 9's example: liver 5 × → 3 × ULN. ULN 50 U/L: 5 × ULN = 250 U/L.
     result = selection(lab(analyte, ratio * 50, uln=50))
-    limit = th.LIVER_FAILURE_ABOVE_X_ULN * 50
+    limit = th.liver_failure_above_x_uln * 50
     finding = expect(result, "contraindication.organ_failure.liver", fires, limit, ">", unit="U/L")
     if finding is not None:
         assert finding.details["analyte"] == analyte
 
 
-@edges("WBC_BELOW_PER_NL", "ANC_BELOW_PER_NL", "PLATELETS_BELOW_PER_NL")
+@edges("wbc_below_per_nl", "anc_below_per_nl", "platelets_below_per_nl")
 @pytest.mark.parametrize(
     ("analyte", "constant"),
     [
-        ("wbc", "WBC_BELOW_PER_NL"),
-        ("anc", "ANC_BELOW_PER_NL"),
-        ("platelets", "PLATELETS_BELOW_PER_NL"),
+        ("wbc", "wbc_below_per_nl"),
+        ("anc", "anc_below_per_nl"),
+        ("platelets", "platelets_below_per_nl"),
     ],
 )
 @pytest.mark.parametrize(("side", "fires"), [("below", True), ("at", False), ("above", False)])
@@ -597,7 +619,7 @@ def test_myelosuppression_limits(analyte: str, constant: str, side: str, fires: 
 # === C: precautions ===========================================================================
 
 
-@edges("WASHOUT")
+@edges("washout")
 @pytest.mark.parametrize(("days", "fires"), [(27, True), (28, False), (29, False)])
 def test_washout_of_4_weeks(days: int, fires: bool) -> None:
     def platinum(data: Data) -> None:
@@ -607,7 +629,7 @@ def test_washout_of_4_weeks(days: int, fires: bool) -> None:
         )
 
     finding = expect(
-        selection(platinum), "precaution.washout", fires, th.WASHOUT.days, "<", unit="d"
+        selection(platinum), "precaution.washout", fires, th.washout.days, "<", unit="d"
     )
     if finding is not None:
         assert seen(finding) == days
@@ -629,7 +651,7 @@ def test_washout_counts_only_large_field_ebrt(large_field: bool | None, fires: b
     expect(selection(ebrt), "precaution.washout", fires)
 
 
-@edges("REDUCED_RENAL_LOW_ML_MIN", "REDUCED_RENAL_HIGH_ML_MIN")
+@edges("reduced_renal_low_ml_min", "reduced_renal_high_ml_min")
 @pytest.mark.parametrize(
     ("gfr", "fires"),
     [
@@ -643,7 +665,7 @@ def test_washout_counts_only_large_field_ebrt(large_field: bool | None, fires: b
 )
 def test_reduced_renal_function_30_to_50_inclusive(gfr: float, fires: bool) -> None:
     result = selection(lab("egfr", gfr))
-    band = [th.REDUCED_RENAL_LOW_ML_MIN, th.REDUCED_RENAL_HIGH_ML_MIN]
+    band = [th.reduced_renal_low_ml_min, th.reduced_renal_high_ml_min]
     expect(result, "precaution.reduced_renal_function", fires, band, "in", unit=EGFR_UNIT)
     # The same upper bound marks a possibly reduced red-marrow reserve (C 4).
     marrow = expect(result, "precaution.marrow_reserve", gfr <= 50.0)
@@ -651,7 +673,7 @@ def test_reduced_renal_function_30_to_50_inclusive(gfr: float, fires: bool) -> N
         assert "reduced kidney function" in seen(marrow)[0]
 
 
-@edges("MARROW_CHEMOTHERAPY_LINES_AT_LEAST")
+@edges("marrow_chemotherapy_lines_at_least")
 @pytest.mark.parametrize(("extra_lines", "fires"), [(0, False), (1, True), (2, True)])
 def test_marrow_reserve_from_2_chemotherapy_lines(extra_lines: int, fires: bool) -> None:
     # The example has one taxane line; add chemotherapy lines that ended long ago.
@@ -671,7 +693,7 @@ def test_marrow_reserve_from_2_chemotherapy_lines(extra_lines: int, fires: bool)
         lines = 1 + extra_lines
         assert finding.value is not None
         assert finding.value.value == [f"{lines} previous chemotherapy lines"]
-        assert lines >= th.MARROW_CHEMOTHERAPY_LINES_AT_LEAST
+        assert lines >= th.marrow_chemotherapy_lines_at_least
 
 
 # === Patient selection: imaging ===============================================================
@@ -691,14 +713,14 @@ def no_parotid(data: Data) -> None:
     data["psma_pet"]["parotid_suvmean"] = None
 
 
-@edges("PSMA_NEGATIVE_SIZE_AT_LEAST_MM")
+@edges("psma_negative_size_at_least_mm")
 @pytest.mark.parametrize(
     ("size", "fires"), [(below(10.0), False), (10.0, True), (above(10.0), True)]
 )
 def test_psma_negative_lesion_from_10_mm(size: float, fires: bool) -> None:
     # Issue 9's example: lesion ≥ 10 mm → > 10 mm. SUVmax 3 is below 0.5 × parotid 12.5.
     result = selection(add_lesion(site="lymph_node", size_mm=size, suvmax=3.0))
-    reference = th.PSMA_NEGATIVE_BELOW_X_PAROTID * PAROTID
+    reference = th.psma_negative_below_x_parotid * PAROTID
     finding = expect(result, "imaging.psma_negative_lesion", fires, reference, "<", unit=None)
     if finding is not None:
         assert finding.details["size_mm"] == size
@@ -727,18 +749,18 @@ def test_reference_uptake_missing_counts_lesions_from_10_mm(size: float, fires: 
         assert seen(finding) == 1
 
 
-@edges("PSMA_NEGATIVE_BELOW_X_PAROTID")
+@edges("psma_negative_below_x_parotid")
 @pytest.mark.parametrize(("side", "fires"), [("below", True), ("at", False), ("above", False)])
 def test_psma_negative_below_half_the_parotid(side: str, fires: bool) -> None:
     limit = 0.5 * PAROTID  # 6.25
     suvmax = {"below": below(limit), "at": limit, "above": above(limit)}[side]
     result = selection(add_lesion(site="lymph_node", size_mm=20.0, suvmax=suvmax, fdg="positive"))
-    value = th.PSMA_NEGATIVE_BELOW_X_PAROTID * PAROTID
+    value = th.psma_negative_below_x_parotid * PAROTID
     expect(result, "imaging.psma_negative_lesion", fires, value, "<", unit=None)
     expect(result, "imaging.fdg_discordant", fires, value, "<", unit=None)
 
 
-@edges("PSMA_NEGATIVE_BELOW_X_LIVER")
+@edges("psma_negative_below_x_liver")
 @pytest.mark.parametrize(("side", "fires"), [("below", True), ("at", False), ("above", False)])
 def test_psma_negative_below_the_liver_without_parotid(side: str, fires: bool) -> None:
     suvmax = {"below": below(LIVER), "at": LIVER, "above": above(LIVER)}[side]
@@ -747,7 +769,7 @@ def test_psma_negative_below_the_liver_without_parotid(side: str, fires: bool) -
         result,
         "imaging.psma_negative_lesion",
         fires,
-        th.PSMA_NEGATIVE_BELOW_X_LIVER * LIVER,
+        th.psma_negative_below_x_liver * LIVER,
         "<",
         unit=None,
     )
@@ -775,18 +797,18 @@ def _all_suvmax(value: float) -> Mutate:
     return mutate
 
 
-@edges("HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID")
+@edges("high_uptake_suvmax_without_parotid")
 @pytest.mark.parametrize(
     ("suvmax", "high"), [(below(10.0), False), (10.0, False), (above(10.0), True)]
 )
 def test_high_uptake_above_suvmax_10_without_parotid(suvmax: float, high: bool) -> None:
     result = selection(no_parotid, _all_suvmax(suvmax))
-    majority = th.UPTAKE_MAJORITY_ABOVE
+    majority = th.uptake_majority_above
     chosen = expect(result, "imaging.high_uptake", high, majority, ">", unit="1")
     other = expect(result, "imaging.low_uptake", not high, majority, ">", unit="1")
     finding = chosen or other
     assert finding is not None
-    assert f"SUVmax {th.HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID:g}" in finding.message
+    assert f"SUVmax {th.high_uptake_suvmax_without_parotid:g}" in finding.message
     assert seen(finding) == 1.0
 
 
@@ -797,7 +819,7 @@ def test_high_uptake_above_the_parotid_when_given(suvmax: float, high: bool) -> 
     expect(result, "imaging.low_uptake", not high)
 
 
-@edges("UPTAKE_MAJORITY_ABOVE")
+@edges("uptake_majority_above")
 @pytest.mark.parametrize(("above_parotid", "code"), [(1, "low"), (2, None), (3, "high")])
 def test_uptake_majority_is_more_than_half(above_parotid: int, code: str | None) -> None:
     # Four lesions; SUVmax 20 is above parotid 12.5, 12.5 is at it (not above, not negative).
@@ -808,7 +830,7 @@ def test_uptake_majority_is_more_than_half(above_parotid: int, code: str | None)
         ]
 
     result = selection(four)
-    majority = th.UPTAKE_MAJORITY_ABOVE
+    majority = th.uptake_majority_above
     high = expect(result, "imaging.high_uptake", code == "high", majority, ">", unit="1")
     low = expect(result, "imaging.low_uptake", code == "low", majority, ">", unit="1")
     if high is not None:
@@ -820,7 +842,7 @@ def test_uptake_majority_is_more_than_half(above_parotid: int, code: str | None)
 # === Factors associated with survival =========================================================
 
 
-@edges("AGE_PROGNOSTIC_BELOW_YEARS")
+@edges("age_prognostic_below_years")
 @pytest.mark.parametrize(
     ("born", "age", "fires"),
     [("1961-10-15", 64, True), ("1961-10-14", 65, False), ("1960-10-14", 66, False)],
@@ -828,18 +850,18 @@ def test_uptake_majority_is_more_than_half(above_parotid: int, code: str | None)
 def test_age_below_65_is_prognostic(born: str, age: int, fires: bool) -> None:
     result = selection(setting("patient.birth_date", born))
     finding = expect(
-        result, "prognostic.age_under_65", fires, th.AGE_PROGNOSTIC_BELOW_YEARS, "<", unit="a"
+        result, "prognostic.age_under_65", fires, th.age_prognostic_below_years, "<", unit="a"
     )
     if finding is not None:
         assert seen(finding) == age
 
 
-@edges("GLEASON_HIGH_AT_LEAST")
+@edges("gleason_high_at_least")
 @pytest.mark.parametrize(("gleason", "fires"), [(7, False), (8, True), (9, True)])
 def test_gleason_8_is_high(gleason: int, fires: bool) -> None:
     # Issue 9's example: Gleason ≥ 8 → ≥ 9 left the suite green.
     result = selection(setting("diagnosis.gleason_score", gleason))
-    expect(result, "prognostic.high_gleason", fires, th.GLEASON_HIGH_AT_LEAST, ">=", unit=None)
+    expect(result, "prognostic.high_gleason", fires, th.gleason_high_at_least, ">=", unit=None)
 
 
 @pytest.mark.parametrize(
@@ -931,7 +953,7 @@ def test_short_psa_doubling_time_below_3_months(months: float, fires: bool) -> N
 # === Process of treatment procedure ===========================================================
 
 
-@edges("STALE_AFTER_DAYS")
+@edges("stale_after_days")
 @pytest.mark.parametrize(("age_days", "stale"), [(4, False), (5, False), (6, True)])
 def test_selection_labs_older_than_5_days_are_stale(age_days: int, stale: bool) -> None:
     day = iso(AS_OF - timedelta(days=age_days))
@@ -940,7 +962,7 @@ def test_selection_labs_older_than_5_days_are_stale(age_days: int, stale: bool) 
             "labs", [{**x, "date": day} if x["analyte"] == "psa" else x for x in SELECTION["labs"]]
         )
     )
-    finding = expect(result, "labs.stale", stale, th.STALE_AFTER_DAYS, ">", unit="d")
+    finding = expect(result, "labs.stale", stale, th.stale_after_days, ">", unit="d")
     if finding is not None:
         assert seen(finding) == {"psa": age_days}
         # PSA is not part of Table 1: stale PSA informs, it does not block.
@@ -986,15 +1008,15 @@ def test_selection_stale_renal_function_falls_back_to_a_fresh_measured_gfr(
 def test_course_labs_older_than_5_days_postpone(age_days: int, stale: bool) -> None:
     day = iso(PLANNED - timedelta(days=age_days))
     result = course(move_lab("ast", SCHEDULED, day))
-    finding = expect(result, "labs.stale", stale, th.STALE_AFTER_DAYS, ">", unit="d")
+    finding = expect(result, "labs.stale", stale, th.stale_after_days, ">", unit="d")
     assert result.decision == ("postpone" if stale else "proceed")
     if finding is not None:
         assert seen(finding) == {"ast": day}
 
 
-@edges("CONSENT_LEAD_H_DEFAULT")
+@edges("consent_lead_h")
 def test_consent_lead_default_is_the_constant() -> None:
-    assert Settings().consent_lead_h == th.CONSENT_LEAD_H_DEFAULT
+    assert Settings().lead_h == th.consent_lead_h
 
 
 def _first_cycle_planned(moment: str) -> Mutate:
@@ -1016,7 +1038,7 @@ def test_selection_consent_24_h_before_the_first_cycle(signed: str, late: bool) 
     result = selection(
         _first_cycle_planned("2026-10-15T10:15:00+02:00"), setting("consent.signed_at", signed)
     )
-    expect(result, "consent.missing", late, th.CONSENT_LEAD_H_DEFAULT, "<", unit="h")
+    expect(result, "consent.missing", late, th.consent_lead_h, "<", unit="h")
 
 
 @pytest.mark.parametrize(
@@ -1033,7 +1055,7 @@ def test_course_consent_24_h_before_the_first_cycle(signed: str, late: bool) -> 
         setting("course.planned_date", "2026-03-31T09:00:00+02:00"),
         setting("consent.signed_at", signed),
     )
-    finding = expect(result, "consent.missing", late, th.CONSENT_LEAD_H_DEFAULT, "<", unit="h")
+    finding = expect(result, "consent.missing", late, th.consent_lead_h, "<", unit="h")
     assert result.decision == ("postpone" if late else "proceed")
     if finding is not None:
         assert finding.details["earliest"] == "2026-03-31T09:01:00+02:00"
@@ -1061,7 +1083,7 @@ def test_consent_lead_is_a_site_setting() -> None:
     expect(result, "consent.missing", True, 48.0, "<", unit="h")
 
 
-@edges("TUMOR_LYSIS_LESIONS_AT_LEAST")
+@edges("tumor_lysis_lesions_at_least")
 @pytest.mark.parametrize(("count", "fires"), [(19, False), (20, True), (21, True)])
 def test_tumor_lysis_risk_from_20_lesions(count: int, fires: bool) -> None:
     lesions = [{"site": "bone", "size_mm": 12, "suvmax": 30.0} for _ in range(count)]
@@ -1070,10 +1092,10 @@ def test_tumor_lysis_risk_from_20_lesions(count: int, fires: bool) -> None:
     )
     if finding is not None:
         assert seen(finding) == [f"{count} lesions recorded"]
-        assert count >= th.TUMOR_LYSIS_LESIONS_AT_LEAST
+        assert count >= th.tumor_lysis_lesions_at_least
 
 
-@edges("TUMOR_LYSIS_SIZE_AT_LEAST_MM")
+@edges("tumor_lysis_size_at_least_mm")
 @pytest.mark.parametrize(
     ("size", "fires"), [(below(50.0), False), (50.0, True), (above(50.0), True)]
 )
@@ -1095,15 +1117,15 @@ def test_tumor_lysis_risk_superscan() -> None:
 # === Process item 11: the regimen ==============================================================
 
 
-@edges("APPROVED_ACTIVITY_GBQ")
+@edges("approved_activity_gbq")
 def test_first_cycle_defaults_to_the_approved_7_4_gbq() -> None:
     result = course(setting("course.cycles", []))
     assert result.decision == "proceed"
-    assert result.planned_activity_gbq == th.APPROVED_ACTIVITY_GBQ
-    assert result.activity_gbq == th.APPROVED_ACTIVITY_GBQ
+    assert result.planned_activity_gbq == th.approved_activity_gbq
+    assert result.activity_gbq == th.approved_activity_gbq
 
 
-@edges("PRACTICE_ACTIVITY_LOW_GBQ", "PRACTICE_ACTIVITY_HIGH_GBQ")
+@edges("practice_activity_low_gbq", "practice_activity_high_gbq")
 @pytest.mark.parametrize(
     ("activity", "fires"),
     [
@@ -1117,11 +1139,11 @@ def test_first_cycle_defaults_to_the_approved_7_4_gbq() -> None:
 )
 def test_activity_outside_6_to_9_3_gbq(activity: float, fires: bool) -> None:
     result = course(setting("course.planned_activity_gbq", activity))
-    band = [th.PRACTICE_ACTIVITY_LOW_GBQ, th.PRACTICE_ACTIVITY_HIGH_GBQ]
+    band = [th.practice_activity_low_gbq, th.practice_activity_high_gbq]
     expect(result, "regimen.activity_range", fires, band, "not in", unit="GBq")
 
 
-@edges("REDUCTION_FACTOR")
+@edges("reduction_factor")
 @pytest.mark.parametrize(
     ("activity", "fires"),
     [
@@ -1143,11 +1165,11 @@ def test_activity_below_6_gbq_explained_by_20_percent_reductions(
 def test_reduction_is_20_percent_of_the_planned_activity() -> None:
     result = course(lab("platelets", 74.0, day=SCHEDULED))  # grade 2 on the scheduled date
     assert result.decision == "reduce"
-    assert result.activity_gbq == pytest.approx(7.4 * th.REDUCTION_FACTOR)
+    assert result.activity_gbq == pytest.approx(7.4 * th.reduction_factor)
     assert result.activity_gbq == pytest.approx(5.92)
 
 
-@edges("MAX_CYCLES")
+@edges("max_cycles")
 @pytest.mark.parametrize(
     ("cycles", "individual", "fires", "decision"),
     [
@@ -1166,14 +1188,14 @@ def test_max_6_cycles(cycles: int, individual: bool, fires: bool, decision: str 
         data["course"]["individual_dosimetry"] = individual
 
     result = course(shape, base=COMPLETE)
-    finding = expect(result, "regimen.max_cycles", fires, th.MAX_CYCLES, ">=", unit=None)
+    finding = expect(result, "regimen.max_cycles", fires, th.max_cycles, ">=", unit=None)
     if finding is not None:
         assert finding.decision == decision
     assert (result.decision == "complete") == (decision == "complete")
     assert result.next_cycle == cycles + 1
 
 
-@edges("INTERVAL", "INTERVAL_TOLERANCE", "PRACTICE_INTERVAL_LOW", "PRACTICE_INTERVAL_HIGH")
+@edges("interval", "interval_tolerance", "practice_interval_low", "practice_interval_high")
 @pytest.mark.parametrize(
     ("days", "fires", "practice"),
     [
@@ -1202,12 +1224,12 @@ def test_interval_6_plus_minus_1_weeks_and_4_to_10_in_practice(
             [*COURSE["course"]["cycles"][:1], {**COURSE["course"]["cycles"][1], "date": last}],
         )
     )
-    approved = th.INTERVAL - th.INTERVAL_TOLERANCE, th.INTERVAL + th.INTERVAL_TOLERANCE
+    approved = th.interval - th.interval_tolerance, th.interval + th.interval_tolerance
     window = [approved[0].days, approved[1].days]
     finding = expect(result, "regimen.interval", fires, window, "not in", unit="d")
     if finding is not None:
         assert seen(finding) == days
-        low, high = th.PRACTICE_INTERVAL_LOW.days, th.PRACTICE_INTERVAL_HIGH.days
+        low, high = th.practice_interval_low.days, th.practice_interval_high.days
         assert (low <= days <= high) == practice
         wording = "still within the 4–10 weeks" if practice else "also outside the 4–10 weeks"
         assert wording in finding.message
@@ -1218,7 +1240,7 @@ def test_interval_6_plus_minus_1_weeks_and_4_to_10_in_practice(
 INTERIM = iso(LAST_CYCLE + timedelta(days=19))  # 2026-03-10: after cycle 2, > 5 days before
 
 
-@edges("HEMATOLOGIC_INTERIM_GRADE_AT_LEAST", "POSTPONEMENT")
+@edges("hematologic_interim_grade_at_least", "postponement")
 @pytest.mark.parametrize(("platelets", "ctcae_grade"), [(74.0, 2), (49.0, 3), (24.0, 4)])
 def test_interim_grade_3_postpones_2_weeks(platelets: float, ctcae_grade: int) -> None:
     # CTCAE v5.0 platelet count decreased: < 75 grade 2, < 50 grade 3, < 25 grade 4.
@@ -1228,7 +1250,7 @@ def test_interim_grade_3_postpones_2_weeks(platelets: float, ctcae_grade: int) -
         result,
         "toxicity.hematologic_grade3_interim",
         fires,
-        th.HEMATOLOGIC_INTERIM_GRADE_AT_LEAST,
+        th.hematologic_interim_grade_at_least,
         ">=",
         unit="{grade}",
     )
@@ -1236,13 +1258,13 @@ def test_interim_grade_3_postpones_2_weeks(platelets: float, ctcae_grade: int) -
         assert result.decision == "proceed"
         return
     assert seen(finding) == ctcae_grade
-    later = PLANNED + th.POSTPONEMENT
+    later = PLANNED + th.postponement
     assert finding.details["earliest"] == iso(later)
     assert result.decision == "postpone"
     assert result.earliest_date == later == date(2026, 4, 16)
 
 
-@edges("HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST", "HEMATOLOGIC_SCHEDULED_POSTPONE_GRADE_AT_LEAST")
+@edges("hematologic_scheduled_grade_at_least", "hematologic_scheduled_postpone_grade_at_least")
 @pytest.mark.parametrize(
     ("platelets", "ctcae_grade", "decision"),
     [
@@ -1263,18 +1285,18 @@ def test_scheduled_grade_2_reduces_and_grade_3_postpones(
         result,
         "toxicity.hematologic_grade2_scheduled",
         fires,
-        th.HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST,
+        th.hematologic_scheduled_grade_at_least,
         ">=",
         unit="{grade}",
     )
     assert result.decision == decision
     if finding is not None:
         assert finding.decision == decision
-        assert (ctcae_grade >= th.HEMATOLOGIC_SCHEDULED_POSTPONE_GRADE_AT_LEAST) == (
+        assert (ctcae_grade >= th.hematologic_scheduled_postpone_grade_at_least) == (
             decision == "postpone"
         )
     if decision == "postpone":
-        assert result.earliest_date == PLANNED + th.POSTPONEMENT
+        assert result.earliest_date == PLANNED + th.postponement
     if decision == "reduce":
         assert result.activity_gbq == pytest.approx(7.4 * 0.8)
 
@@ -1291,7 +1313,7 @@ def test_scheduled_window_is_the_last_5_days(days_before: int, code: str | None)
     assert not hits(result, "toxicity.hematologic_grade3_interim")
 
 
-@edges("GCSF_GAP")
+@edges("gcsf_gap")
 @pytest.mark.parametrize(("days", "fires"), [(13, True), (14, False), (15, False)])
 def test_gcsf_stopped_at_least_2_weeks_before(days: int, fires: bool) -> None:
     end = PLANNED - timedelta(days=days)
@@ -1302,12 +1324,12 @@ def test_gcsf_stopped_at_least_2_weeks_before(days: int, fires: bool) -> None:
         )
 
     result = course(gcsf)
-    finding = expect(result, "toxicity.gcsf_interval", fires, th.GCSF_GAP.days, "<", unit="d")
+    finding = expect(result, "toxicity.gcsf_interval", fires, th.gcsf_gap.days, "<", unit="d")
     if finding is not None:
         assert seen(finding) == days
-        assert finding.details["earliest"] == iso(end + th.GCSF_GAP)
+        assert finding.details["earliest"] == iso(end + th.gcsf_gap)
         assert result.decision == "postpone"
-        assert result.earliest_date == end + th.GCSF_GAP
+        assert result.earliest_date == end + th.gcsf_gap
     else:
         assert result.decision == "proceed"
 
@@ -1319,18 +1341,18 @@ def test_ongoing_gcsf_postpones_by_2_weeks() -> None:
     result = course(gcsf)
     expect(result, "toxicity.gcsf_interval", True, 14, "<", unit="d")
     assert result.decision == "postpone"
-    assert result.earliest_date == PLANNED + th.POSTPONEMENT
+    assert result.earliest_date == PLANNED + th.postponement
 
 
-@edges("EGFR_LOSS_ABOVE")
+@edges("egfr_loss_above")
 @pytest.mark.parametrize(
     ("current", "fires"), [(above(48.0), False), (48.0, False), (below(48.0), True)]
 )
 def test_egfr_loss_above_40_percent_reduces(current: float, fires: bool) -> None:
     # Baseline 80 before cycle 1: 48 is a 40 % loss exactly, not "> 40 %".
-    assert th.EGFR_LOSS_ABOVE == 1 - 48.0 / 80.0
+    assert th.egfr_loss_above == 1 - 48.0 / 80.0
     result = course(lab("egfr", current, day=SCHEDULED))
-    finding = expect(result, "toxicity.egfr_loss", fires, 100 * th.EGFR_LOSS_ABOVE, ">", unit="%")
+    finding = expect(result, "toxicity.egfr_loss", fires, 100 * th.egfr_loss_above, ">", unit="%")
     assert result.decision == ("reduce" if fires else "proceed")
     if finding is not None:
         assert seen(finding) == pytest.approx(100 * (1 - current / 80.0))
@@ -1352,7 +1374,7 @@ def test_course_gfr_below_30_discontinues(gfr: float, code: str) -> None:
     result = course(lab("egfr", gfr, day=SCHEDULED))
     assert {f.code for f in result.findings} & {"discontinue.gfr", "toxicity.egfr_loss"} == {code}
     if code == "discontinue.gfr":
-        expect(result, code, True, th.GFR_FAILURE_BELOW_ML_MIN, "<", unit=EGFR_UNIT)
+        expect(result, code, True, th.gfr_failure_below_ml_min, "<", unit=EGFR_UNIT)
         assert result.decision == "discontinue"
     else:
         assert result.decision == "reduce"
@@ -1388,7 +1410,7 @@ def test_course_liver_above_5_uln(
     }
     assert found == ({code} if code else set())
     if code is not None:
-        expect(result, code, True, th.LIVER_FAILURE_ABOVE_X_ULN * 50, ">", unit="U/L")
+        expect(result, code, True, th.liver_failure_above_x_uln * 50, ">", unit="U/L")
         assert result.decision == ("discontinue" if code == "discontinue.liver" else "hold")
 
 
@@ -1404,15 +1426,15 @@ def _event(
     return mutate
 
 
-@edges("NONHEMATOLOGIC_GRADE_AT_LEAST")
+@edges("nonhematologic_grade_at_least")
 @pytest.mark.parametrize(("grade_", "fires"), [(2, False), (3, True), (4, True)])
 def test_nonhematologic_grade_3_holds(grade_: int, fires: bool) -> None:
-    result = course(_event("Fatigue", grade_, date(2026, 3, 20)))
+    result = course(_event("Diarrhea", grade_, date(2026, 3, 20)))
     expect(
         result,
         "toxicity.nonhematologic_grade3",
         fires,
-        th.NONHEMATOLOGIC_GRADE_AT_LEAST,
+        th.nonhematologic_grade_at_least,
         ">=",
         unit="{grade}",
     )
@@ -1424,23 +1446,23 @@ def test_resolved_nonhematologic_toxicity_does_not_hold() -> None:
     assert result.decision == "proceed"
 
 
-@edges("LIFE_THREATENING_GRADE_AT_LEAST")
+@edges("life_threatening_grade_at_least")
 @pytest.mark.parametrize(("grade_", "fires"), [(3, False), (4, True), (5, True)])
 def test_life_threatening_is_grade_4(grade_: int, fires: bool) -> None:
     # Unresolved for 36 days (> 4 weeks) on the planned date.
-    result = course(_event("Fatigue", grade_, PLANNED - timedelta(days=36)))
+    result = course(_event("Diarrhea", grade_, PLANNED - timedelta(days=36)))
     expect(
-        result, "discontinue.unresolved_toxicity", fires, th.UNRESOLVED_LIMIT.days, ">", unit="d"
+        result, "discontinue.unresolved_toxicity", fires, th.unresolved_limit.days, ">", unit="d"
     )
     assert result.decision == ("discontinue" if fires else "hold")
 
 
-@edges("UNRESOLVED_LIMIT")
+@edges("unresolved_limit")
 @pytest.mark.parametrize(("days", "fires"), [(27, False), (28, False), (29, True)])
 def test_life_threatening_unresolved_after_4_weeks_discontinues(days: int, fires: bool) -> None:
-    result = course(_event("Fatigue", 4, PLANNED - timedelta(days=days)))
+    result = course(_event("Diarrhea", 4, PLANNED - timedelta(days=days)))
     finding = expect(
-        result, "discontinue.unresolved_toxicity", fires, th.UNRESOLVED_LIMIT.days, ">", unit="d"
+        result, "discontinue.unresolved_toxicity", fires, th.unresolved_limit.days, ">", unit="d"
     )
     if finding is not None:
         assert seen(finding) == days
@@ -1449,7 +1471,7 @@ def test_life_threatening_unresolved_after_4_weeks_discontinues(days: int, fires
 @pytest.mark.parametrize(("days", "fires"), [(28, False), (29, True)])
 def test_life_threatening_resolved_only_after_4_weeks_discontinues(days: int, fires: bool) -> None:
     onset = date(2026, 2, 20)
-    result = course(_event("Fatigue", 4, onset, resolved=onset + timedelta(days=days)))
+    result = course(_event("Diarrhea", 4, onset, resolved=onset + timedelta(days=days)))
     finding = expect(result, "discontinue.unresolved_toxicity", fires, 28, ">", unit="d")
     if finding is not None:
         assert "resolved only on" in finding.message
@@ -1458,13 +1480,13 @@ def test_life_threatening_resolved_only_after_4_weeks_discontinues(days: int, fi
 # === Follow-up: PSA ===========================================================================
 
 
-@edges("PSA_RELIABLE_AFTER")
+@edges("psa_reliable_after")
 @pytest.mark.parametrize(
     ("day", "early"), [("2026-03-04", True), ("2026-03-05", False), ("2026-03-06", False)]
 )
 def test_psa_reliable_2_weeks_after_cycle_2(day: str, early: bool) -> None:
     # Cycle 2 on 2026-02-19: PSA is reliable from 2026-03-05.
-    assert date(2026, 3, 5) == LAST_CYCLE + th.PSA_RELIABLE_AFTER
+    assert date(2026, 3, 5) == LAST_CYCLE + th.psa_reliable_after
     result = course(drop_labs("psa", "2026-02-17"), move_lab("psa", "2026-03-10", day))
     finding = expect(result, "response.psa_flare_window", early)
     if finding is not None:
@@ -1472,7 +1494,7 @@ def test_psa_reliable_2_weeks_after_cycle_2(day: str, early: bool) -> None:
         assert "before 2026-03-05" in finding.message
 
 
-@edges("PSA_PROGRESSION_ABOVE")
+@edges("psa_progression_above")
 @pytest.mark.parametrize(
     ("current", "fires"),
     [(below(23.75), False), (23.75, False), (above(23.75), True), (28.5, True)],
@@ -1480,13 +1502,12 @@ def test_psa_reliable_2_weeks_after_cycle_2(day: str, early: bool) -> None:
 def test_psa_progression_more_than_25_percent_over_nadir(current: float, fires: bool) -> None:
     # Issue 9's example: PSA progression 25 % → 50 %. Nadir 19 on 2026-03-10: 1.25 × 19 = 23.75.
     result = course(lab("psa", current, day=SCHEDULED))
-    limit = (1 + th.PSA_PROGRESSION_ABOVE) * 19.0
+    limit = (1 + th.psa_progression_above) * 19.0
     finding = expect(result, "response.psa_progression", fires, limit, ">", unit="ng/mL")
     if finding is not None:
         assert finding.details["nadir_date"] == "2026-03-10"
 
 
-@edges("PSA_RESPONSE_DECLINE_AT_LEAST")
 @pytest.mark.parametrize(
     ("value", "response"), [(below(24.0), True), (24.0, True), (above(24.0), False)]
 )
@@ -1499,12 +1520,91 @@ def test_pcwg3_response_is_a_50_percent_decline(value: float, response: bool) ->
 
     result = course(series)
     finding = expect(
-        result, "response.pcwg3", True, 100 * th.PSA_RESPONSE_DECLINE_AT_LEAST, ">=", unit="%"
+        result, "response.pcwg3", True, 100 * psa.RESPONSE_DECLINE_AT_LEAST, ">=", unit="%"
     )
     assert finding is not None
     assert finding.details["psa50_confirmed"] is response
     # The engine's constant and the PCWG3 calculator agree on where a response begins.
     assert (seen(finding) >= 50.0) == response
+
+
+# === Follow-up: the plan's windows ============================================================
+
+
+def _plan_status(base: Data, kind: str, number: int | None, *mutations: Mutate) -> tuple[Any, str]:
+    """The planned event of ``kind`` (cycle ``number``) and its worklist status."""
+    data = copy.deepcopy(base)
+    for mutate in mutations:
+        mutate(data)
+    items = [d for d in due_items(case_from_mapping(data)) if d.event.kind == kind]
+    item = next(d for d in items if number is None or d.event.cycle == number)
+    return item.event, item.status
+
+
+FIRST_CYCLE = date.fromisoformat(COURSE["course"]["cycles"][0]["date"])  # 2026-01-08
+
+
+@edges("interim_labs_from", "interim_labs_until")
+@pytest.mark.parametrize(
+    ("offset_days", "done"), [(13, False), (14, True), (21, True), (22, False)]
+)
+def test_interim_blood_counts_are_2_to_3_weeks_after_each_cycle(
+    offset_days: int, done: bool
+) -> None:
+    # Follow-up 1: a blood count 13 days after cycle 1 is too early to count as the interim
+    # check; 14 to 21 days counts; 22 days is after the window.
+    day = iso(FIRST_CYCLE + timedelta(days=offset_days))
+    event, status = _plan_status(COURSE, "interim_labs", 1, lab("platelets", 200.0, day=day))
+    assert event.date == FIRST_CYCLE + th.interim_labs_from
+    assert event.window_end == FIRST_CYCLE + th.interim_labs_until
+    assert (status == "done") is done, status
+
+
+LAST_OF_SIX = date.fromisoformat(COMPLETE["course"]["cycles"][-1]["date"])  # 2026-08-06
+
+
+@edges("end_follow_up_from", "end_follow_up_until")
+@pytest.mark.parametrize(
+    ("offset_days", "done"), [(27, False), (28, True), (42, True), (43, False)]
+)
+@pytest.mark.parametrize(("kind", "analyte"), [("end_labs", "platelets"), ("end_psa", "psa")])
+def test_end_of_treatment_checks_are_4_to_6_weeks_after_the_last_cycle(
+    kind: str, analyte: str, offset_days: int, done: bool
+) -> None:
+    day = iso(LAST_OF_SIX + timedelta(days=offset_days))
+    event, status = _plan_status(
+        COMPLETE, kind, None, setting("as_of", "2026-10-01"), lab(analyte, 20.0, day=day)
+    )
+    assert event.date == LAST_OF_SIX + th.end_follow_up_from
+    assert event.window_end == LAST_OF_SIX + th.end_follow_up_until
+    assert (status == "done") is done, status
+
+
+@edges("spect_from", "spect_until")
+def test_optional_spect_is_1_to_2_days_after_each_infusion() -> None:
+    event, status = _plan_status(COURSE, "spect", 1)
+    assert (event.date, event.window_end) == (
+        FIRST_CYCLE + timedelta(days=1),
+        FIRST_CYCLE + timedelta(days=2),
+    )
+    assert "1–2 days" in event.description
+    assert status == "untracked"
+
+
+@edges("restaging_every")
+@pytest.mark.parametrize(("offset_days", "done"), [(83, False), (84, True), (85, True)])
+def test_restaging_every_12_weeks_from_the_first_cycle(offset_days: int, done: bool) -> None:
+    def imaging(data: Data) -> None:
+        day = iso(FIRST_CYCLE + timedelta(days=offset_days))
+        data["conventional_imaging"] = [{"modality": "ct", "date": day}]
+
+    data = copy.deepcopy(COMPLETE)
+    imaging(data)
+    restagings = [d for d in due_items(case_from_mapping(data)) if d.event.kind == "restaging"]
+    first = restagings[0]
+    assert first.event.date == FIRST_CYCLE + th.restaging_every
+    assert restagings[1].event.date == FIRST_CYCLE + 2 * th.restaging_every
+    assert (first.status == "done") is done, first.status
 
 
 # === CTCAE v5.0 grade edges ===================================================================
@@ -1786,6 +1886,53 @@ def test_ctcae_grade_without_the_lln_is_a_range() -> None:
     assert grade("platelets", below(75.0)).grade == 2
 
 
+#: The grades CTCAE v5.0 defines for each term of the table (a "-" cell is no grade),
+#: transcribed from CTCAE v5.0 (NCI, 27 November 2017; the v5.0 "Change" column records
+#: "Deletion: Grade 1, 2" for Acute kidney injury, "Addition: Grade 3" for Sepsis).
+#: "Skeletal-related event" is the trials' grouping, not a CTCAE term: every grade.
+CTCAE_V5_GRADES: dict[str, tuple[int, int]] = {
+    "Anemia": (1, 5), "White blood cell decreased": (1, 4),
+    "Neutrophil count decreased": (1, 4), "Febrile neutropenia": (3, 5),
+    "Platelet count decreased": (1, 4), "Lymphocyte count decreased": (1, 4),
+    "Fracture": (1, 5), "Spinal cord compression": (3, 5), "Skeletal-related event": (1, 5),
+    "Dry mouth": (1, 3), "Dry eye": (1, 3), "Fatigue": (1, 3), "Nausea": (1, 3),
+    "Vomiting": (1, 5), "Diarrhea": (1, 5), "Constipation": (1, 5), "Anorexia": (1, 5),
+    "Dysgeusia": (1, 2), "Weight loss": (1, 3), "Salivary duct inflammation": (1, 5),
+    "Acute kidney injury": (3, 5), "Chronic kidney disease": (1, 5),
+    "Creatinine increased": (1, 4), "Aspartate aminotransferase increased": (1, 4),
+    "Alanine aminotransferase increased": (1, 4), "Blood bilirubin increased": (1, 4),
+    "Hypokalemia": (1, 5), "Hyperkalemia": (1, 5), "Hyponatremia": (1, 5),
+    "Hypercalcemia": (1, 5), "Hypocalcemia": (1, 5), "Tumor lysis syndrome": (3, 5),
+    "Bone pain": (1, 3), "Back pain": (1, 3), "Tumor pain": (1, 3), "Pain": (1, 3),
+    "Edema limbs": (1, 3), "Urinary retention": (1, 5), "Hematuria": (1, 5),
+    "Urinary tract infection": (2, 5), "Sepsis": (3, 5), "Fever": (1, 5),
+    "Thromboembolic event": (1, 5),
+}  # fmt: skip
+
+
+def test_every_term_has_the_grades_ctcae_v5_defines() -> None:
+    assert {t.name: t.grades for t in ctcae_terms.TERMS} == CTCAE_V5_GRADES
+
+
+@pytest.mark.parametrize("name", sorted(CTCAE_V5_GRADES))
+def test_a_grade_ctcae_does_not_define_for_the_term_is_refused(name: str) -> None:
+    # Fatigue grade 4 or Acute kidney injury grade 1 is a wrong number, not a decision:
+    # refused with the field named, at both edges of the term's range.
+    low, high = CTCAE_V5_GRADES[name]
+    for value in range(1, 6):
+        data = copy.deepcopy(COURSE)
+        data["course"]["adverse_events"] = [
+            {"term": name.upper(), "grade": value, "onset": "2026-03-01"}
+        ]
+        if low <= value <= high:
+            case_from_mapping(data)
+            continue
+        with pytest.raises(BadInputError) as caught:
+            case_from_mapping(data)
+        assert caught.value.field == "course.adverse_events[0].grade"
+        assert f"grades {low}-{high}" in caught.value.reason
+
+
 # === PCWG3 (Scher 2016, Table 2) ==============================================================
 
 D0 = date(2026, 1, 5)
@@ -1798,6 +1945,7 @@ def _pcwg3(baseline: float, *pairs: tuple[int, float]) -> psa.Pcwg3Result:
 def test_pcwg3_constants() -> None:
     # Table 2: confirmation by a second value ≥ 3 weeks later; without a decline, progression
     # counts only from 12 weeks.
+    assert psa.RESPONSE_DECLINE_AT_LEAST == 0.50
     assert timedelta(weeks=3) == psa.CONFIRMATION_INTERVAL
     assert timedelta(weeks=12) == psa.NO_DECLINE_PROGRESSION_FROM
     assert psa.DAYS_PER_MONTH == 365.25 / 12

@@ -174,7 +174,7 @@ def test_grade_5_cannot_resolve(
     response = post(
         client_for("physician"),
         f"/patients/{patient.pk}/adverse-events/",
-        {"version": patient.version, "term": "Nausea", "grade": 5, "onset": day, "resolved": day},
+        {"version": patient.version, "term": "Vomiting", "grade": 5, "onset": day, "resolved": day},
     )
     assert _refused(response, "resolved")
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
 from django.test import Client
 
 from lutetia.clinic import store
 from lutetia.clinic.models import Decision, Patient
 from lutetia.clinic.views import digest
 from lutetia.guideline.catalogue import CATALOGUE_VERSION
+from lutetia.guideline.context import Settings
+from lutetia.guideline.ruleset import ruleset_from_provenance
 from lutetia.services.course import as_of, decide_next_cycle, validated
 from tests.clinic.conftest import messages_of as _messages
 from tests.clinic.conftest import post
@@ -124,3 +130,44 @@ def test_cached_advice_follows_the_record_even_when_its_version_does_not(
     assert _advice(patient)["next_cycle"]["decision"] == "discontinue"
     page = client_for("viewer").get(f"/patients/{patient.pk}/")
     assert b'class="decision discontinue"' in page.content
+
+
+def test_the_clinic_runs_the_site_ruleset_and_the_signed_decision_names_it(
+    client_for: Callable[[str], Client],
+    make_patient: Callable[[str], Patient],
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    # A site profile that reduces by 30 % instead of 20 %: the advice on the patient page,
+    # the signed decision and its reproduction all follow it.
+    profile = {
+        "schema": "lutetia.ruleset/1",
+        "name": "site-clinic",
+        "version": "2",
+        "based_on": "eanm-snmmi-2023",
+        "reason": "test site: 30 % reductions",
+        "changes": {"reduction_factor": 0.7},
+    }
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps(profile))
+    settings.RULESET = str(path)
+    patient = make_patient("23-course-grade2-scheduled.json")
+    advice = decide_next_cycle(
+        validated(as_of(patient.case, store.today())), store.engine_settings()
+    )
+    assert advice["ruleset"]["name"] == "site-clinic"
+    assert advice["activity_gbq"] == pytest.approx(advice["planned_activity_gbq"] * 0.7)
+    page = client_for("physician").get(f"/patients/{patient.pk}/")
+    assert b"site-clinic" in page.content
+    post(
+        client_for("physician"),
+        f"/patients/{patient.pk}/sign/next_cycle/",
+        {"version": patient.version, "accept": "yes", "advice_digest": digest(advice)},
+    )
+    decision = Decision.objects.get(patient=patient)
+    assert decision.ruleset == "site-clinic 2"
+    # reproducible from the stored documents alone, after the site's file is gone
+    path.unlink()
+    rules = ruleset_from_provenance(decision.engine_output["ruleset"])
+    again = decide_next_cycle(validated(decision.input_snapshot), Settings(ruleset=rules))
+    assert again == decision.engine_output

@@ -439,6 +439,22 @@ class AdverseEvent(_Strict):
     term: str = Field(min_length=1)
     grade: int = Field(ge=1, le=5)
     onset: When
+
+    @field_validator("grade")
+    @classmethod
+    def _defined_for_the_term(cls, grade: int, info: ValidationInfo) -> int:
+        """A grade CTCAE v5.0 does not define for a known term is a wrong number (Fatigue
+        grade 4, Acute kidney injury grade 1); an unknown term is reported by the rules."""
+        from lutetia.clinical.ctcae_terms import lookup
+
+        term = lookup(str(info.data.get("term", "")))
+        if term is not None and not term.defines(grade):
+            low, high = term.grades
+            raise ValueError(
+                f"CTCAE v5.0 defines grades {low}-{high} for {term.name!r}, not grade {grade}"
+            )
+        return grade
+
     resolved: When | None = None
     treated: bool | None = None
     unacceptable_to_patient: bool | None = None

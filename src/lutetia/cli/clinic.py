@@ -132,12 +132,15 @@ def run_serve(args: argparse.Namespace) -> int:
     setup_django()
     from django.core.management import call_command
 
+    from lutetia.clinic.store import engine_settings
     from lutetia.clinic.wsgi import application
 
+    ruleset = engine_settings().ruleset  # a site's ruleset file is checked before serving
     call_command("migrate", verbosity=0, interactive=False)
     print(
         f"Lutetia clinic on http://{args.host}:{args.port}/ "
-        f"({args.processes} process(es) × {args.threads} threads)",
+        f"({args.processes} process(es) × {args.threads} threads; "
+        f"ruleset {ruleset.name} version {ruleset.version})",
         flush=True,
     )
     if args.processes == 1:

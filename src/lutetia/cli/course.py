@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from lutetia.cli.output import atomic_output, check_output_path, emit_json, for_terminal
-from lutetia.cli.selection import add_consent_option
+from lutetia.cli.selection import add_consent_option, add_ruleset_option, settings_of
 from lutetia.errors import BadInputError
 
 
@@ -20,6 +20,7 @@ def register(commands: Any) -> None:
     nxt.add_argument("case", metavar="CASE", help="case file (.json, .yaml or .yml)")
     nxt.add_argument("--json", action="store_true", help="print one JSON object")
     add_consent_option(nxt)
+    add_ruleset_option(nxt)
     nxt.set_defaults(handler=run_next_cycle)
 
     schedule = commands.add_parser(
@@ -34,18 +35,19 @@ def register(commands: Any) -> None:
         "never a symlink, FIFO, device or the case file). '-' writes the calendar to stdout "
         "instead of the plan (not with --json)",
     )
+    add_ruleset_option(schedule)
     schedule.set_defaults(handler=run_schedule)
 
 
 def run_next_cycle(args: argparse.Namespace) -> int:
     """Decide the next cycle."""
     from lutetia.cases.io import load_case
-    from lutetia.guideline.context import Settings
     from lutetia.reports.text import course_report
     from lutetia.services.course import decide_next_cycle
 
+    settings = settings_of(args)
     case = load_case(args.case)
-    document = decide_next_cycle(case, Settings(args.consent_lead_h))
+    document = decide_next_cycle(case, settings)
     if args.json:
         emit_json(document)
     else:
@@ -56,15 +58,16 @@ def run_next_cycle(args: argparse.Namespace) -> int:
 def run_schedule(args: argparse.Namespace) -> int:
     """Print (and optionally export) the dated plan."""
     from lutetia.cases.io import load_case
-    from lutetia.guideline.schedule import schedule
+    from lutetia.services.course import plan
 
     ics: str | None = args.ics
     if ics == "-" and args.json:
         raise BadInputError("--ics", "'-' (stdout) cannot be combined with --json")
     if ics not in (None, "-"):
         check_output_path(ics, option="--ics", inputs=[args.case])
+    settings = settings_of(args)
     case = load_case(args.case)
-    events = schedule(case)
+    events = plan(case, settings)
     if ics is not None:
         from lutetia.reports.calendar import to_ics
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lutetia.cli.output import emit_json, parse_aware
+from lutetia.cli.selection import add_ruleset_option, settings_of
 from lutetia.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def register(commands: Any) -> None:
     letter.add_argument("--administered-gbq", metavar="GBQ", help="default: that cycle's activity")
     letter.add_argument("--prescribed-gbq", metavar="GBQ")
     _release_options(letter)
+    add_ruleset_option(letter)
     letter.add_argument("--html", metavar="FILE")
     letter.add_argument("--pdf", metavar="FILE")
     letter.set_defaults(handler=run_letter)
@@ -336,6 +338,7 @@ def run_letter(args: argparse.Namespace) -> int:
         injected_at=None if not args.injected_at else moment(args.injected_at, "--injected-at"),
         administered_gbq=optional_number(args.administered_gbq, "--administered-gbq"),
         prescribed_gbq=optional_number(args.prescribed_gbq, "--prescribed-gbq"),
+        rules=settings_of(args).ruleset,
     )
     html = render_html(data)
     with ExitStack() as stack:

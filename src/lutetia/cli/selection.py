@@ -19,6 +19,7 @@ def register(commands: Any) -> None:
     assess.add_argument("case", metavar="CASE", help="case file (.json, .yaml or .yml)")
     assess.add_argument("--json", action="store_true", help="print one JSON object")
     add_consent_option(assess)
+    add_ruleset_option(assess)
     assess.set_defaults(handler=run_assess)
 
     rules = commands.add_parser("rules", help="the rule catalogue: code, section, strength, text")
@@ -26,6 +27,7 @@ def register(commands: Any) -> None:
     rules.add_argument(
         "--stage", choices=("selection", "course"), help="only the rules of one stage"
     )
+    add_ruleset_option(rules)
     rules.set_defaults(handler=run_rules)
 
 
@@ -34,20 +36,43 @@ def add_consent_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consent-lead-h",
         type=finite,
-        default=24.0,
-        help="hours written consent must precede the first cycle (default 24; national law)",
+        default=None,
+        help="hours written consent must precede the first cycle (default: the ruleset's, "
+        "24; national law)",
+    )
+
+
+def add_ruleset_option(parser: argparse.ArgumentParser) -> None:
+    """``--ruleset``: the profile of thresholds, regimen and follow-up windows."""
+    parser.add_argument(
+        "--ruleset",
+        metavar="NAME|FILE",
+        default="eanm-snmmi-2023",
+        help="the ruleset: a built-in profile (eanm-snmmi-2023, the default) or a site's "
+        "lutetia.ruleset/1 JSON file",
+    )
+
+
+def settings_of(args: argparse.Namespace) -> Any:
+    """The engines' :class:`~lutetia.guideline.context.Settings` from the options."""
+    from lutetia.guideline.context import Settings
+    from lutetia.guideline.ruleset import load_ruleset
+
+    return Settings(
+        ruleset=load_ruleset(args.ruleset),
+        consent_lead_h=getattr(args, "consent_lead_h", None),
     )
 
 
 def run_assess(args: argparse.Namespace) -> int:
     """Assess one case file."""
     from lutetia.cases.io import load_case
-    from lutetia.guideline.context import Settings
     from lutetia.reports.text import assessment_report
     from lutetia.services.course import assess_case
 
+    settings = settings_of(args)
     case = load_case(args.case)
-    document = assess_case(case, Settings(args.consent_lead_h))
+    document = assess_case(case, settings)
     if args.json:
         emit_json(document)
     else:
@@ -59,11 +84,13 @@ def run_rules(args: argparse.Namespace) -> int:
     """Print the catalogue."""
     from lutetia.guideline.catalogue import CATALOGUE_VERSION, RULES
 
+    ruleset = settings_of(args).ruleset
     rules = [r for r in RULES.values() if args.stage in (None, r.stage)]
     if args.json:
         emit_json(
             {
                 "catalogue_version": CATALOGUE_VERSION,
+                "ruleset": {**ruleset.provenance(), "thresholds": ruleset.thresholds()},
                 "rules": [
                     {
                         "code": r.code,
@@ -76,12 +103,12 @@ def run_rules(args: argparse.Namespace) -> int:
                         "effect": r.effect,
                         "decision": r.decision,
                         "cutoff": None
-                        if r.cutoff is None
+                        if (c := ruleset.cutoffs.get(r.code, r.cutoff)) is None
                         else {
-                            "value": r.cutoff.value,
-                            "unit": r.cutoff.unit,
-                            "comparator": r.cutoff.comparator,
-                            "source": r.cutoff.source,
+                            "value": c.value,
+                            "unit": c.unit,
+                            "comparator": c.comparator,
+                            "source": c.source,
                         },
                     }
                     for r in rules
@@ -90,7 +117,12 @@ def run_rules(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"Lutetia rule catalogue {CATALOGUE_VERSION}: {len(rules)} rules")
-    print("EANM/SNMMI 177Lu-PSMA-RLT procedure guideline (2023)")
+    print(ruleset.guideline)
+    print(f"Ruleset {ruleset.name} (version {ruleset.version})")
+    if ruleset.based_on:
+        print(f"  based on {ruleset.based_on}: {ruleset.reason}")
+        for name, value in ruleset.changes.items():
+            print(f"  changed: {name} = {value}")
     current = None
     for r in rules:
         if r.kind != current:
@@ -101,9 +133,12 @@ def run_rules(args: argparse.Namespace) -> int:
         print(f"      {r.text}")
         if r.threshold:
             print(f"      threshold: {r.threshold}")
-        if r.cutoff:
+        if (cutoff := ruleset.cutoffs.get(r.code, r.cutoff)) is not None:
             print(
-                f"      cut-off: {r.cutoff.comparator} {r.cutoff.value:g} {r.cutoff.unit}; "
-                f"source: {r.cutoff.source}"
+                f"      cut-off: {cutoff.comparator} {cutoff.value:g} {cutoff.unit}; "
+                f"source: {cutoff.source}"
             )
+    print(f"\nTHRESHOLDS OF THE RULESET {ruleset.name}")
+    for name, value in ruleset.thresholds().items():
+        print(f"  {name} = {value}")
     return 0

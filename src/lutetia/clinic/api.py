@@ -177,7 +177,9 @@ def assessment(request: HttpRequest, pk: int) -> Any:
     from lutetia.services.course import assess_case
 
     _require(request, Action.VIEW)
-    return assess_case(store.evaluated(get_object_or_404(Patient, pk=pk))[1])
+    return assess_case(
+        store.evaluated(get_object_or_404(Patient, pk=pk))[1], store.engine_settings()
+    )
 
 
 @api.get(
@@ -189,7 +191,9 @@ def next_cycle(request: HttpRequest, pk: int) -> Any:
     from lutetia.services.course import decide_next_cycle
 
     _require(request, Action.VIEW)
-    return decide_next_cycle(store.evaluated(get_object_or_404(Patient, pk=pk))[1])
+    return decide_next_cycle(
+        store.evaluated(get_object_or_404(Patient, pk=pk))[1], store.engine_settings()
+    )
 
 
 @api.post(

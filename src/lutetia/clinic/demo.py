@@ -107,7 +107,12 @@ def seed(today: date) -> dict[str, int]:
             # Signed decisions put patients on every stage of the board.
             if number in {1, 3, 5, 16} or (case.course is not None and case.course.cycles):
                 kind = "next_cycle" if case.course and case.course.cycles else "selection"
-                output = decide_next_cycle(case) if kind == "next_cycle" else assess_case(case)
+                settings = store.engine_settings()
+                output = (
+                    decide_next_cycle(case, settings)
+                    if kind == "next_cycle"
+                    else assess_case(case, settings)
+                )
                 engine = output["decision"] if kind == "next_cycle" else output["recommendation"]
                 override = number == 23
                 Decision.objects.create(
@@ -122,6 +127,7 @@ def seed(today: date) -> dict[str, int]:
                     input_snapshot=document,
                     engine_output=output,
                     catalogue_version=output["catalogue_version"],
+                    ruleset=f"{output['ruleset']['name']} {output['ruleset']['version']}",
                     lutetia_version=output["lutetia_version"],
                     signed_by=physician,
                     signed_at=datetime.combine(today, time(9, 0)).astimezone(),

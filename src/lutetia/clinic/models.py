@@ -74,6 +74,8 @@ class Decision(models.Model):
     input_snapshot: Any = models.JSONField()
     engine_output: Any = models.JSONField()
     catalogue_version = models.CharField(max_length=32)
+    #: The ruleset the advice was computed under ("name version"; empty before it was kept).
+    ruleset = models.CharField(max_length=128, blank=True, default="")
     lutetia_version = models.CharField(max_length=32)
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     signed_at = models.DateTimeField()

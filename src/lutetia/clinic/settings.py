@@ -12,6 +12,9 @@
 ``LUTETIA_TIME_ZONE``      the department's IANA time zone (default ``Europe/Paris``).
 ``LUTETIA_STUDIES_DIR``    the folder of SPECT/CT studies the physicist can import (default
                            ``studies`` in the data directory).
+``LUTETIA_RULESET``        the ruleset the engines run under: a built-in profile (default
+                           ``eanm-snmmi-2023``) or a site's ``lutetia.ruleset/1`` JSON file;
+                           ``lutetia serve`` refuses to start with one it cannot read.
 """
 
 from __future__ import annotations
@@ -202,6 +205,9 @@ USE_TZ = True
 #: Image studies the physicist can import (one sub-folder per study, laid out as
 #: docs/imaging.md says); the clinic reads only below this folder.
 STUDIES_DIR = Path(os.environ.get("LUTETIA_STUDIES_DIR") or data_dir() / "studies")
+
+#: The ruleset (thresholds, regimen, follow-up windows) every advice is computed under.
+RULESET = os.environ.get("LUTETIA_RULESET") or "eanm-snmmi-2023"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = data_dir() / "static"

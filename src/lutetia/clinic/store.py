@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -26,6 +28,7 @@ from lutetia.clinic.models import (
     Patient,
     WorklistItem,
 )
+from lutetia.guideline.context import Settings
 from lutetia.services.course import Due
 
 
@@ -38,6 +41,18 @@ class StaleVersion(Exception):  # noqa: N818 - the name says what happened
             f"version {read_version}; it is now version {patient.version}). Nothing was saved: "
             "reload the page, check the change, and enter yours again."
         )
+
+
+@cache
+def _settings_for(choice: str) -> Settings:
+    from lutetia.guideline.ruleset import load_ruleset
+
+    return Settings(ruleset=load_ruleset(choice))
+
+
+def engine_settings() -> Settings:
+    """What the engines run under here: the ruleset of ``settings.RULESET`` (read once)."""
+    return _settings_for(str(settings.RULESET))
 
 
 def today() -> date:
@@ -61,7 +76,7 @@ def rebuild_derived(patient: Patient, case: Case) -> None:
     """The stage and the worklist rows, from the case and the signed decisions."""
     from lutetia.services.course import stage
 
-    patient.stage = stage(case, latest_signed(patient) if patient.pk else {})
+    patient.stage = stage(case, latest_signed(patient) if patient.pk else {}, engine_settings())
     if patient.pk:
         _rebuild_worklist(patient, case)
 
@@ -77,7 +92,9 @@ def _rebuild_worklist(patient: Patient, case: Case) -> None:
     WorklistItem.objects.filter(patient=patient).delete()
     if patient.stage in CLOSED_STAGES:
         return
-    WorklistItem.objects.bulk_create(worklist_item(patient, item) for item in due_items(case))
+    WorklistItem.objects.bulk_create(
+        worklist_item(patient, item) for item in due_items(case, engine_settings())
+    )
 
 
 def worklist_item(patient: Patient, item: Due) -> WorklistItem:
@@ -201,7 +218,6 @@ def record_administration(
     prescribed activity) until a physician plans otherwise; after the sixth cycle the
     plan is cleared.
     """
-    from lutetia.guideline.schedule import INTERVAL, MAX_CYCLES
     from lutetia.protection.activity import administered_activity
     from lutetia.services.course import jsonable, validated, with_entry
 
@@ -225,8 +241,9 @@ def record_administration(
     course = document["course"]
     course.pop("planned_date", None)
     course.pop("planned_activity_gbq", None)
-    if number < MAX_CYCLES:
-        course["planned_date"] = (readings.injected_at + INTERVAL).date().isoformat()
+    rules = engine_settings().ruleset
+    if number < rules.max_cycles:
+        course["planned_date"] = (readings.injected_at + rules.interval).date().isoformat()
         course["planned_activity_gbq"] = readings.prescribed_gbq
     saved = save_case(
         patient, document, validated(document), read_version, reason=f"cycle {number} given"

@@ -117,11 +117,16 @@ def _cached(kind: str, inputs: Any, compute: Any) -> Any:
 
     The key is the content (the case document; the administration and its readings),
     not a record number or version: a restored or replaced database can never be
-    answered from an earlier one's cache, and the engines read the case as of today.
+    answered from an earlier one's cache, and the engines read the case as of today,
+    under the ruleset in force (its name, version and thresholds are in the key).
     """
     from django.core.cache import cache
 
-    material = json.dumps([kind, store.today().isoformat(), inputs], sort_keys=True, default=str)
+    rules = store.engine_settings().ruleset
+    profile = [rules.name, rules.version, rules.thresholds()]
+    material = json.dumps(
+        [kind, store.today().isoformat(), profile, inputs], sort_keys=True, default=str
+    )
     key = f"{kind}:{hashlib.sha256(material.encode()).hexdigest()}"
     value = cache.get(key)
     if value is None:
@@ -144,11 +149,14 @@ def _compute_advice(patient: Patient) -> dict[str, Any]:
     except BadInputError as error:
         return {"error": f"{error.field}: {error.reason}"}
     result: dict[str, Any] = {"case": case, "document": document}
-    result["selection"] = assess_case(case)
+    settings = store.engine_settings()
+    result["selection"] = assess_case(case, settings)
     if case.course is not None and case.course.cycles:
-        result["next_cycle"] = decide_next_cycle(case)
+        result["next_cycle"] = decide_next_cycle(case, settings)
     course = case.course
-    result["plan"] = plan(case) if course and (course.cycles or course.planned_date) else []
+    result["plan"] = (
+        plan(case, settings) if course and (course.cycles or course.planned_date) else []
+    )
     return result
 
 
@@ -508,6 +516,12 @@ def _studies(patient: Patient) -> dict[str, Any]:
     return {"list": studies, "cycles": sorted(latest), "cumulative": cumulative}
 
 
+def _ruleset_label(output: dict[str, Any]) -> str:
+    """``name version`` of the ruleset an engine document names."""
+    ruleset = output.get("ruleset") or {}
+    return f"{ruleset.get('name', '')} {ruleset.get('version', '')}".strip()
+
+
 @require_POST
 @transaction.atomic
 @requires(Action.SIGN_DECISION)
@@ -551,6 +565,7 @@ def sign_decision(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
             input_snapshot=advice["document"],
             engine_output=output,
             catalogue_version=CATALOGUE_VERSION,
+            ruleset=_ruleset_label(output),
             lutetia_version=__version__,
             signed_by=_user(request),
             signed_at=timezone.now(),
@@ -682,6 +697,7 @@ def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
             injected_at=latest.injected_at,
             administered_gbq=latest.administered_gbq,
             prescribed_gbq=latest.prescribed_gbq,
+            rules=store.engine_settings().ruleset,
         )
     except BadInputError as error:
         return HttpResponseBadRequest(f"{error.field}: {error.reason}")

@@ -26,6 +26,8 @@ from datetime import date, timedelta
 
 from lutetia.errors import BadInputError
 
+#: PCWG3 (Scher 2016, Table 2): a response is a decline of at least 50 % from baseline.
+RESPONSE_DECLINE_AT_LEAST = 0.50
 CONFIRMATION_INTERVAL = timedelta(weeks=3)
 NO_DECLINE_PROGRESSION_FROM = timedelta(weeks=12)
 DAYS_PER_MONTH = 365.25 / 12
@@ -137,7 +139,7 @@ def pcwg3(baseline: PsaValue, follow_up: Sequence[PsaValue], *, field: str = "ps
     progression_date: date | None = None
     progression_confirmed: date | None = None
     unconfirmed_progression = False
-    half = 0.5 * baseline.psa_ng_ml
+    half = (1 - RESPONSE_DECLINE_AT_LEAST) * baseline.psa_ng_ml
 
     for i, v in enumerate(later):
         if baseline.psa_ng_ml > 0:

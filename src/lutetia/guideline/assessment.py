@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lutetia import GUIDELINE, __version__
+from lutetia import __version__
 from lutetia.cases.assessment import validate_assessment, validate_next_cycle
 from lutetia.cases.model import Case
 from lutetia.guideline.catalogue import CATALOGUE_VERSION, RULES
@@ -20,7 +20,7 @@ def assessment_document(case: Case, result: SelectionResult) -> dict[str, Any]:
     rule = RULES[indication.code]
     document = {
         "schema": ASSESSMENT_SCHEMA,
-        "guideline": GUIDELINE,
+        "guideline": result.ruleset.guideline,
         "recommendation": result.recommendation,
         "indication": {
             "code": indication.code,
@@ -30,6 +30,7 @@ def assessment_document(case: Case, result: SelectionResult) -> dict[str, Any]:
         },
         "findings": [f.as_json() for f in result.findings],
         "catalogue_version": CATALOGUE_VERSION,
+        "ruleset": result.ruleset.provenance(),
         "lutetia_version": __version__,
         "patient_id": case.patient.id,
         "as_of": case.as_of.isoformat(),

@@ -19,7 +19,7 @@ from typing import Final, Literal
 from lutetia.cases.model import Case, Lab, day_of
 from lutetia.clinical.renal import egfr_ckd_epi_2021
 from lutetia.errors import BadInputError
-from lutetia.guideline.thresholds import STALE_AFTER_DAYS
+from lutetia.guideline.ruleset import EANM_SNMMI_2023, Ruleset
 from lutetia.units import Analyte
 
 
@@ -70,17 +70,29 @@ class Gfr:
     note: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Site settings the guideline leaves to national legislation."""
+    """What the rules run under: the ruleset (the guideline as published by default) and the
+    site settings the guideline leaves to national legislation."""
 
+    #: Every threshold, the regimen and the follow-up windows.
+    ruleset: Ruleset = EANM_SNMMI_2023
     #: Written consent must precede the first cycle by this many hours (Process item 1:
-    #: "24 h in advance of first cycle depending on national legislation").
-    consent_lead_h: float = 24.0
+    #: "24 h in advance of first cycle depending on national legislation"); None takes
+    #: the ruleset's ``consent_lead_h``.
+    consent_lead_h: float | None = None
 
     def __post_init__(self) -> None:
-        if not 0 <= self.consent_lead_h <= 24 * 30:
-            raise BadInputError("--consent-lead-h", f"{self.consent_lead_h!r} is outside 0-720 h")
+        lead = self.consent_lead_h
+        if lead is not None and not 0 <= lead <= 24 * 30:
+            raise BadInputError("--consent-lead-h", f"{lead!r} is outside 0-720 h")
+
+    @property
+    def lead_h(self) -> float:
+        """The consent lead time in force, in hours."""
+        if self.consent_lead_h is not None:
+            return self.consent_lead_h
+        return self.ruleset.consent_lead_h
 
 
 class Context:
@@ -89,6 +101,7 @@ class Context:
     def __init__(self, case: Case, settings: Settings | None = None) -> None:
         self.case = case
         self.settings = settings or Settings()
+        self.rules: Ruleset = self.settings.ruleset
         course = case.course
         planned = course.planned_date if course is not None else None
         self.reference_date: date = day_of(planned) if planned is not None else case.as_of
@@ -179,7 +192,7 @@ class Context:
     def gfr(self) -> Gfr | None:
         """The GFR for the GFR rules: a measured GFR or creatinine clearance (the newer of
         the two) before the eGFR, unless the eGFR is more than 5 days newer
-        (``STALE_AFTER_DAYS``, the age of a lab the guideline accepts): an old measurement
+        (``stale_after_days``, the age of a lab the guideline accepts): an old measurement
         never hides a newer eGFR (GFR < 30 mL/min discontinues).
         """
         measured = [
@@ -187,7 +200,9 @@ class Context:
         ]
         egfr, note = self.egfr
         best = max(measured, key=lambda v: v.day) if measured else None
-        if best is not None and (egfr is None or (egfr.day - best.day).days <= STALE_AFTER_DAYS):
+        if best is not None and (
+            egfr is None or (egfr.day - best.day).days <= self.rules.stale_after_days
+        ):
             if best.analyte == "gfr_measured":
                 return Gfr(best.value, "mL/min", "gfr_measured", best.day, "measured GFR")
             return Gfr(

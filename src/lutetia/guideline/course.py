@@ -29,11 +29,13 @@ from typing import Final
 from lutetia.cases.model import AdverseEvent, Case, Cycle, day_of
 from lutetia.clinical.ctcae import grade
 from lutetia.clinical.ctcae_terms import Term, lookup
+from lutetia.clinical.psa import RESPONSE_DECLINE_AT_LEAST as PCWG3_RESPONSE_DECLINE_AT_LEAST
 from lutetia.clinical.psa import PsaValue, pcwg3
 from lutetia.clinical.renal import egfr_ckd_epi_2021
 from lutetia.guideline.catalogue import finding
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Decision, Finding, Quantity, Threshold
+from lutetia.guideline.ruleset import Ruleset
 from lutetia.guideline.selection import (
     LABEL,
     REQUIRED_LABS,
@@ -41,32 +43,6 @@ from lutetia.guideline.selection import (
     assess,
     consent_ok,
     show,
-)
-from lutetia.guideline.thresholds import (
-    APPROVED_ACTIVITY_GBQ,
-    EGFR_LOSS_ABOVE,
-    GCSF_GAP,
-    GFR_FAILURE_BELOW_ML_MIN,
-    HEMATOLOGIC_INTERIM_GRADE_AT_LEAST,
-    HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST,
-    HEMATOLOGIC_SCHEDULED_POSTPONE_GRADE_AT_LEAST,
-    INTERVAL,
-    INTERVAL_TOLERANCE,
-    LIFE_THREATENING_GRADE_AT_LEAST,
-    LIVER_FAILURE_ABOVE_X_ULN,
-    MAX_CYCLES,
-    NONHEMATOLOGIC_GRADE_AT_LEAST,
-    POSTPONEMENT,
-    PRACTICE_ACTIVITY_HIGH_GBQ,
-    PRACTICE_ACTIVITY_LOW_GBQ,
-    PRACTICE_INTERVAL_HIGH,
-    PRACTICE_INTERVAL_LOW,
-    PSA_PROGRESSION_ABOVE,
-    PSA_RELIABLE_AFTER,
-    PSA_RESPONSE_DECLINE_AT_LEAST,
-    REDUCTION_FACTOR,
-    STALE_AFTER_DAYS,
-    UNRESOLVED_LIMIT,
 )
 from lutetia.units import Analyte
 
@@ -129,7 +105,7 @@ class _Plan:
     dated: bool
 
 
-def _plan(case: Case) -> _Plan:
+def _plan(case: Case, rules: Ruleset) -> _Plan:
     course = case.course
     cycles = list(course.cycles) if course is not None else []
     last = cycles[-1] if cycles else None
@@ -145,7 +121,7 @@ def _plan(case: Case) -> _Plan:
     elif last is not None:
         activity = last.activity_gbq  # earlier reductions carry over
     else:
-        activity = APPROVED_ACTIVITY_GBQ
+        activity = rules.approved_activity_gbq
     dated = course is not None and course.planned_date is not None
     return _Plan(cycles, last, day_of(moment), moment, activity, explicit, dated)
 
@@ -188,7 +164,7 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     if plan.last is None:
         return
     last_day = day_of(plan.last.date)
-    window_start = plan.planned - timedelta(days=STALE_AFTER_DAYS)
+    window_start = plan.planned - timedelta(days=ctx.rules.stale_after_days)
     results: list[_Toxicity] = []
     for analyte in HEMATOLOGIC:
         for view in ctx.labs.get(analyte, []):
@@ -207,32 +183,34 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             results.append(_Toxicity(event.grade, term.analyte, onset))
     interim = _worst([t for t in results if t.day < window_start])
     scheduled = _worst([t for t in results if t.day >= window_start])
-    later = (plan.planned + POSTPONEMENT).isoformat()
-    if interim is not None and interim.grade >= HEMATOLOGIC_INTERIM_GRADE_AT_LEAST:
+    later = (plan.planned + ctx.rules.postponement).isoformat()
+    if interim is not None and interim.grade >= ctx.rules.hematologic_interim_grade_at_least:
         yield finding(
             "toxicity.hematologic_grade3_interim",
             f"Grade {interim.grade} {_TERM_OF[interim.analyte]} at the interim test on "
             f"{interim.day.isoformat()} ({interim.seen()}): postpone the next cycle by 2 weeks, "
             f"to {later}; it may then be cancelled if there is no recovery.",
             value=Quantity(interim.grade, "{grade}"),
-            threshold=Threshold(HEMATOLOGIC_INTERIM_GRADE_AT_LEAST, "{grade}", ">="),
+            threshold=Threshold(ctx.rules.hematologic_interim_grade_at_least, "{grade}", ">="),
             details={
                 "analyte": interim.analyte,
                 "date": interim.day.isoformat(),
                 "earliest": later,
             },
         )
-    if scheduled is not None and scheduled.grade >= HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST:
+    if scheduled is not None and scheduled.grade >= ctx.rules.hematologic_scheduled_grade_at_least:
         what = (
             f"Grade {scheduled.grade} {_TERM_OF[scheduled.analyte]} on the scheduled date "
             f"({scheduled.day.isoformat()}, {scheduled.seen()}): "
         )
-        if scheduled.grade >= HEMATOLOGIC_SCHEDULED_POSTPONE_GRADE_AT_LEAST:
+        if scheduled.grade >= ctx.rules.hematologic_scheduled_postpone_grade_at_least:
             yield finding(
                 "toxicity.hematologic_grade2_scheduled",
                 what + f"postpone by 2 weeks, to {later}.",
                 value=Quantity(scheduled.grade, "{grade}"),
-                threshold=Threshold(HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST, "{grade}", ">="),
+                threshold=Threshold(
+                    ctx.rules.hematologic_scheduled_grade_at_least, "{grade}", ">="
+                ),
                 decision="postpone",
                 details={"analyte": scheduled.analyte, "earliest": later},
             )
@@ -241,7 +219,9 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 "toxicity.hematologic_grade2_scheduled",
                 what + "reduce the activity by 20 % (or postpone).",
                 value=Quantity(scheduled.grade, "{grade}"),
-                threshold=Threshold(HEMATOLOGIC_SCHEDULED_GRADE_AT_LEAST, "{grade}", ">="),
+                threshold=Threshold(
+                    ctx.rules.hematologic_scheduled_grade_at_least, "{grade}", ">="
+                ),
                 decision="reduce",
                 details={"analyte": scheduled.analyte},
             )
@@ -266,7 +246,7 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     if plan.last is None:
         return
     gfr = ctx.gfr
-    failure = GFR_FAILURE_BELOW_ML_MIN
+    failure = ctx.rules.gfr_failure_below_ml_min
     if gfr is not None and gfr.day > day_of(plan.cycles[0].date) and gfr.value_ml_min < failure:
         yield finding(
             "discontinue.gfr",
@@ -294,14 +274,14 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         if ref_value <= 0:  # pragma: no mutate
             continue  # the case model rejects it (eGFR > 0); never divide by it
         loss = 1 - current / ref_value
-        if loss > EGFR_LOSS_ABOVE and current > failure:
+        if loss > ctx.rules.egfr_loss_above and current > failure:
             yield finding(
                 "toxicity.egfr_loss",
                 f"eGFR {show(current, 'mL/min/{1.73_m2}')} on {current_day.isoformat()} ({how}) "
                 f"is {100 * loss:.0f} % below {label} ({show(ref_value, 'mL/min/{1.73_m2}')} on "
                 f"{ref_day.isoformat()}): reduce the activity by 20 %.",
                 value=Quantity(100 * loss, "%"),
-                threshold=Threshold(100 * EGFR_LOSS_ABOVE, "%", ">"),
+                threshold=Threshold(100 * ctx.rules.egfr_loss_above, "%", ">"),
             )
             return
 
@@ -316,7 +296,7 @@ def liver(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         view = ctx.latest(analyte)
         if view is None or view.day <= day_of(plan.last.date) or view.uln is None:
             continue
-        limit = LIVER_FAILURE_ABOVE_X_ULN * view.uln
+        limit = ctx.rules.liver_failure_above_x_uln * view.uln
         if view.value <= limit:
             continue
         ratio = view.value / view.uln
@@ -389,17 +369,17 @@ def adverse_events(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 value=Quantity(term),
                 details={"event": where},
             )
-        if event.grade >= LIFE_THREATENING_GRADE_AT_LEAST:
+        if event.grade >= ctx.rules.life_threatening_grade_at_least:
             end = resolved or reference
-            if end - onset > UNRESOLVED_LIMIT:
+            if end - onset > ctx.rules.unresolved_limit:
                 state = f"resolved only on {resolved.isoformat()}" if resolved else "unresolved"
                 yield finding(
                     "discontinue.unresolved_toxicity",
                     f"Life-threatening {term} (grade {event.grade}) since {onset.isoformat()} "
-                    f"is {state} after more than {UNRESOLVED_LIMIT.days // 7} weeks "
+                    f"is {state} after more than {ctx.rules.unresolved_limit.days // 7} weeks "
                     f"({(end - onset).days} days to {end.isoformat()}): discontinue RLT.",
                     value=Quantity((end - onset).days, "d"),
-                    threshold=Threshold(UNRESOLVED_LIMIT.days, "d", ">"),
+                    threshold=Threshold(ctx.rules.unresolved_limit.days, "d", ">"),
                     details={"event": where},
                 )
         if resolved is not None:
@@ -424,13 +404,13 @@ def adverse_events(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                     value=Quantity(event.grade, "{grade}"),
                     details={"event": where, "term": ctcae.name},
                 )
-        elif event.grade >= NONHEMATOLOGIC_GRADE_AT_LEAST:
+        elif event.grade >= ctx.rules.nonhematologic_grade_at_least:
             yield finding(
                 "toxicity.nonhematologic_grade3",
                 f"Grade {event.grade} {term} since {onset.isoformat()}, unresolved on "
                 f"{reference.isoformat()}: hold until recovery to grade ≤ 2 or baseline.",
                 value=Quantity(event.grade, "{grade}"),
-                threshold=Threshold(NONHEMATOLOGIC_GRADE_AT_LEAST, "{grade}", ">="),
+                threshold=Threshold(ctx.rules.nonhematologic_grade_at_least, "{grade}", ">="),
                 details={"event": where},
             )
 
@@ -446,20 +426,20 @@ def gcsf(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 f"{treatment.name} (G-CSF) is ongoing: stop it at least 2 weeks before the "
                 "injection; postpone.",
                 value=Quantity(None, "d"),
-                threshold=Threshold(GCSF_GAP.days, "d", "<"),
+                threshold=Threshold(ctx.rules.gcsf_gap.days, "d", "<"),
                 details={"treatment_index": i, "earliest": None},
             )
             continue
         gap = plan.planned - treatment.end
-        if gap < GCSF_GAP:
-            earliest = treatment.end + GCSF_GAP
+        if gap < ctx.rules.gcsf_gap:
+            earliest = treatment.end + ctx.rules.gcsf_gap
             yield finding(
                 "toxicity.gcsf_interval",
                 f"{treatment.name} (G-CSF) ended {treatment.end.isoformat()}, {gap.days} days "
                 f"before the planned injection: at least 14 days are needed; postpone to "
                 f"{earliest.isoformat()}.",
                 value=Quantity(gap.days, "d"),
-                threshold=Threshold(GCSF_GAP.days, "d", "<"),
+                threshold=Threshold(ctx.rules.gcsf_gap.days, "d", "<"),
                 details={"treatment_index": i, "earliest": earliest.isoformat()},
             )
 
@@ -468,7 +448,7 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     """Process item 11: number of cycles, interval and activity."""
     course = ctx.case.course
     given = len(plan.cycles)
-    if given >= MAX_CYCLES:
+    if given >= ctx.rules.max_cycles:
         individual = course is not None and course.individual_dosimetry
         yield finding(
             "regimen.max_cycles",
@@ -481,14 +461,19 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 "after the end, restaging."
             ),
             value=Quantity(given),
-            threshold=Threshold(MAX_CYCLES, None, ">="),
+            threshold=Threshold(ctx.rules.max_cycles, None, ">="),
             decision=None if individual else "complete",
         )
     if plan.last is not None:
         interval = plan.planned - day_of(plan.last.date)
-        low, high = INTERVAL - INTERVAL_TOLERANCE, INTERVAL + INTERVAL_TOLERANCE
+        low, high = (
+            ctx.rules.interval - ctx.rules.interval_tolerance,
+            ctx.rules.interval + ctx.rules.interval_tolerance,
+        )
         if not low <= interval <= high:
-            practice = PRACTICE_INTERVAL_LOW <= interval <= PRACTICE_INTERVAL_HIGH
+            practice = (
+                ctx.rules.practice_interval_low <= interval <= ctx.rules.practice_interval_high
+            )
             yield finding(
                 "regimen.interval",
                 ("The planned date" if plan.dated else "as_of (no planned date is given)")
@@ -504,11 +489,11 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             )
     activity = plan.planned_activity_gbq
     explained = any(
-        math.isclose(activity, base * REDUCTION_FACTOR**k, rel_tol=REDUCED_ACTIVITY_MATCH)
-        for base in {APPROVED_ACTIVITY_GBQ, *(c.activity_gbq for c in plan.cycles)}
+        math.isclose(activity, base * ctx.rules.reduction_factor**k, rel_tol=REDUCED_ACTIVITY_MATCH)
+        for base in {ctx.rules.approved_activity_gbq, *(c.activity_gbq for c in plan.cycles)}
         for k in (1, 2, 3)
     )
-    low_a, high_a = PRACTICE_ACTIVITY_LOW_GBQ, PRACTICE_ACTIVITY_HIGH_GBQ
+    low_a, high_a = ctx.rules.practice_activity_low_gbq, ctx.rules.practice_activity_high_gbq
     if activity > high_a:
         where = f"above {high_a:g} GBq"
     elif activity < low_a and not explained:
@@ -552,7 +537,7 @@ def psa_follow_up(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         return
     if before:
         yield _pcwg3_response(before[-1], after)
-    yield from _psa_progression(plan, before, after)
+    yield from _psa_progression(plan, before, after, ctx.rules)
 
 
 def _pcwg3_response(base: LabView, after: list[LabView]) -> Finding:
@@ -572,7 +557,7 @@ def _pcwg3_response(base: LabView, after: list[LabView]) -> Finding:
             else "no PSA50 response."
         ),
         value=Quantity(result.max_decline_percent, "%"),
-        threshold=Threshold(100 * PSA_RESPONSE_DECLINE_AT_LEAST, "%", ">="),
+        threshold=Threshold(100 * PCWG3_RESPONSE_DECLINE_AT_LEAST, "%", ">="),
         details={
             "baseline_ng_ml": baseline.psa_ng_ml,
             "nadir_ng_ml": result.nadir.psa_ng_ml,
@@ -583,7 +568,9 @@ def _pcwg3_response(base: LabView, after: list[LabView]) -> Finding:
     )
 
 
-def _psa_progression(plan: _Plan, before: list[LabView], after: list[LabView]) -> Iterator[Finding]:
+def _psa_progression(
+    plan: _Plan, before: list[LabView], after: list[LabView], rules: Ruleset
+) -> Iterator[Finding]:
     """Follow-up item 2: flare window, then a rise of > 25 % over the nadir.
 
     The nadir is the lowest value available up to the current one: the last
@@ -598,7 +585,7 @@ def _psa_progression(plan: _Plan, before: list[LabView], after: list[LabView]) -
                 value=Quantity([v.day.isoformat() for v in after]),
             )
         return
-    reliable_from = day_of(plan.cycles[1].date) + PSA_RELIABLE_AFTER
+    reliable_from = day_of(plan.cycles[1].date) + rules.psa_reliable_after
     early = [v for v in after if v.day < reliable_from]
     if early:
         yield finding(
@@ -612,7 +599,7 @@ def _psa_progression(plan: _Plan, before: list[LabView], after: list[LabView]) -
         current = late[-1]
         nadir = min((v for v in [*before[-1:], *after] if v.day <= current.day), key=_psa)
         nadir_value = nadir.value
-        limit = (1 + PSA_PROGRESSION_ABOVE) * nadir_value
+        limit = (1 + rules.psa_progression_above) * nadir_value
         if current.value > limit:
             rise = (
                 f"{100 * (current.value / nadir_value - 1):.0f} % above the nadir "
@@ -636,7 +623,7 @@ def _psa(view: LabView) -> float:
 
 def lab_panel(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     """Process item 2 for the next cycle: safety labs ≤ 5 days old, else postpone."""
-    window_start = plan.planned - timedelta(days=STALE_AFTER_DAYS)
+    window_start = plan.planned - timedelta(days=ctx.rules.stale_after_days)
     missing: list[str] = []
     stale: dict[str, str] = {}
     # A measured GFR or a creatinine clearance stands in for a missing eGFR, never for a
@@ -683,7 +670,7 @@ def lab_panel(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             + ", ".join(f"{LABEL[a]} ({d})" for a, d in stale.items())
             + ". Redraw within 5 days before the cycle.",
             value=Quantity(stale),
-            threshold=Threshold(STALE_AFTER_DAYS, "d", ">"),
+            threshold=Threshold(ctx.rules.stale_after_days, "d", ">"),
             decision=decision,
             details={"earliest": plan.planned.isoformat()},
         )
@@ -715,8 +702,8 @@ def consent(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             decision="postpone",
             details={"earliest": plan.planned.isoformat()},
         )
-    elif not consent_ok(signed, plan.planned_moment, ctx.settings.consent_lead_h):
-        lead = ctx.settings.consent_lead_h
+    elif not consent_ok(signed, plan.planned_moment, ctx.settings.lead_h):
+        lead = ctx.settings.lead_h
         earliest: date | datetime = (
             signed + timedelta(hours=lead)
             if isinstance(signed, datetime)
@@ -738,12 +725,12 @@ _REPLACED = ("labs.missing", "labs.stale", "consent.missing")
 
 def next_cycle(case: Case, settings: Settings | None = None) -> CourseResult:
     """Decide the next cycle of ``case``'s course."""
-    plan = _plan(case)
-    selection = assess(case, settings)
     ctx = Context(case, settings)
+    plan = _plan(case, ctx.rules)
+    selection = assess(case, settings)
     course_findings: list[Finding] = []
     individual = case.course is not None and case.course.individual_dosimetry
-    over = len(plan.cycles) >= MAX_CYCLES and not individual
+    over = len(plan.cycles) >= ctx.rules.max_cycles and not individual
     rules = (hematologic, renal, liver, adverse_events, gcsf, regimen, psa_follow_up)
     for rule in rules if over else (*rules, lab_panel, consent):
         course_findings.extend(rule(ctx, plan))
@@ -758,7 +745,7 @@ def next_cycle(case: Case, settings: Settings | None = None) -> CourseResult:
     if decision == "proceed":
         activity, earliest = plan.planned_activity_gbq, plan.planned
     elif decision == "reduce":
-        activity, earliest = plan.planned_activity_gbq * REDUCTION_FACTOR, plan.planned
+        activity, earliest = plan.planned_activity_gbq * ctx.rules.reduction_factor, plan.planned
     elif decision == "postpone":
         candidates: list[date | datetime] = [plan.planned]
         for f in course_findings:
@@ -770,7 +757,7 @@ def next_cycle(case: Case, settings: Settings | None = None) -> CourseResult:
                     )
                     candidates.append(moment)
                 elif f.code == "toxicity.gcsf_interval":
-                    candidates.append(plan.planned + POSTPONEMENT)
+                    candidates.append(plan.planned + ctx.rules.postponement)
         # The latest day wins; on the same day a time of day is the stricter bound.
         earliest = max(candidates, key=lambda m: (day_of(m), isinstance(m, datetime)))
     return CourseResult(

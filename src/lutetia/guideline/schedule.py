@@ -1,7 +1,9 @@
 """The dated plan of a course, from its first cycle (Process item 11 and Follow-up 1–5).
 
-Cycles are 6 weeks apart, up to 6: cycles already given keep their dates and
-the rest follow the last given (or planned) one. Around each cycle:
+The plan takes its numbers from the ruleset it is given; those below are the
+guideline's (:data:`lutetia.guideline.ruleset.EANM_SNMMI_2023`). Cycles are 6 weeks
+apart, up to 6: cycles already given keep their dates and the rest follow the last
+given (or planned) one. Around each cycle:
 
 * the lab panel within the 5 days before (Process item 2), PSA included
   (Follow-up item 2) and well-being assessed at the visit (Follow-up item 5);
@@ -22,6 +24,7 @@ from typing import Any, Literal
 
 from lutetia.cases.model import Case, day_of
 from lutetia.errors import BadInputError
+from lutetia.guideline.ruleset import Ruleset
 
 EventKind = Literal[
     "cycle",
@@ -35,15 +38,18 @@ EventKind = Literal[
     "wellbeing",
 ]
 
-APPROVED_ACTIVITY_GBQ = 7.4
-INTERVAL = timedelta(weeks=6)
-MAX_CYCLES = 6
-RESTAGING = timedelta(weeks=12)
 _PROC = "Process of treatment procedure"
 _FU = "Follow-up"
 
 
 Day = date
+
+
+def _span(start: timedelta, end: timedelta) -> str:
+    """A window in words: "2–3 weeks", "1–2 days"."""
+    if start.days % 7 == 0 and end.days % 7 == 0:
+        return f"{start.days // 7}–{end.days // 7} weeks"
+    return f"{start.days}–{end.days} days"
 
 
 @dataclass(frozen=True)
@@ -71,38 +77,44 @@ class Event:
         }
 
 
-def cycle_dates(case: Case) -> list[tuple[date, bool, float]]:
-    """(date, given, activity in GBq) of cycles 1–6: given ones as recorded, the rest
-    every 6 weeks at the planned activity (earlier reductions carry over); under
-    individual dosimetry, every given cycle and the planned one, also beyond six."""
+def cycle_dates(case: Case, rules: Ruleset) -> list[tuple[date, bool, float]]:
+    """(date, given, activity in GBq) of cycles 1 to ``rules.max_cycles``: given ones as
+    recorded, the rest every ``rules.interval`` at the planned activity (earlier
+    reductions carry over); under individual dosimetry, every given cycle and the
+    planned one, also beyond the maximum."""
     course = case.course
     if course is None or (not course.cycles and course.planned_date is None):
         raise BadInputError(
             "course", "a schedule needs the first cycle: course.cycles or course.planned_date"
         )
     dates = [(day_of(c.date), True, c.activity_gbq) for c in course.cycles]
-    planned = course.planned_activity_gbq or (dates[-1][2] if dates else APPROVED_ACTIVITY_GBQ)
+    planned = course.planned_activity_gbq or (
+        dates[-1][2] if dates else rules.approved_activity_gbq
+    )
     # The planned cycle is on the plan before cycle 6, and after it under individual
     # dosimetry (which allows more than six cycles).
     beyond = course.individual_dosimetry
-    if course.planned_date is not None and (len(dates) < MAX_CYCLES or beyond):
+    if course.planned_date is not None and (len(dates) < rules.max_cycles or beyond):
         dates.append((day_of(course.planned_date), False, planned))
-    while len(dates) < MAX_CYCLES:
-        dates.append((dates[-1][0] + INTERVAL, False, planned))
+    while len(dates) < rules.max_cycles:
+        dates.append((dates[-1][0] + rules.interval, False, planned))
     return dates
 
 
-def schedule(case: Case) -> list[Event]:
-    """Every event of the plan, in date order."""
-    cycles = cycle_dates(case)
+def schedule(case: Case, rules: Ruleset) -> list[Event]:
+    """Every event of the plan under ``rules``, in date order."""
+    cycles = cycle_dates(case, rules)
+    stale = rules.stale_after_days
+    interim = (rules.interim_labs_from, rules.interim_labs_until)
+    end = (rules.end_follow_up_from, rules.end_follow_up_until)
     events: list[Event] = []
     for number, (day, given, activity) in enumerate(cycles, start=1):
         events += [
             Event(
-                day - timedelta(days=5),
+                day - timedelta(days=stale),
                 "lab_panel",
                 f"Lab panel for cycle {number}: blood count, creatinine, eGFR, AST, ALT, total "
-                "bilirubin, albumin, ALP, LDH, PSA, CRP (not older than 5 days)",
+                f"bilirubin, albumin, ALP, LDH, PSA, CRP (not older than {stale} days)",
                 f"{_PROC}, 2; {_FU}, 2",
                 number,
                 window_end=day,
@@ -110,7 +122,8 @@ def schedule(case: Case) -> list[Event]:
             Event(
                 day,
                 "cycle",
-                f"Cycle {number} of {MAX_CYCLES}: 177Lu-PSMA {activity:.2f} GBq i.v. "
+                f"Cycle {number} of {max(rules.max_cycles, len(cycles))}: "
+                f"177Lu-PSMA {activity:.2f} GBq i.v. "
                 + ("(given)" if given else "(hydration, saline flush)"),
                 f"{_PROC}, 11",
                 number,
@@ -131,45 +144,45 @@ def schedule(case: Case) -> list[Event]:
                 number,
             ),
             Event(
-                day + timedelta(days=1),
+                day + rules.spect_from,
                 "spect",
-                "Optional 177Lu SPECT(/CT) 1–2 days after infusion (medium-energy collimator, "
-                "208 keV)",
+                f"Optional 177Lu SPECT(/CT) {_span(rules.spect_from, rules.spect_until)} after "
+                "infusion (medium-energy collimator, 208 keV)",
                 f"{_FU}, 3",
                 number,
-                window_end=day + timedelta(days=2),
+                window_end=day + rules.spect_until,
             ),
         ]
         if number < len(cycles):
             events.append(
                 Event(
-                    day + timedelta(weeks=2),
+                    day + interim[0],
                     "interim_labs",
-                    f"Blood count and creatinine 2–3 weeks after cycle {number} "
+                    f"Blood count and creatinine {_span(*interim)} after cycle {number} "
                     "(anticipated nadir)",
                     f"{_FU}, 1",
                     number,
-                    window_end=day + timedelta(weeks=3),
+                    window_end=day + interim[1],
                 )
             )
     first, last = cycles[0][0], cycles[-1][0]
     events += [
         Event(
-            last + timedelta(weeks=4),
+            last + end[0],
             "end_labs",
-            "Blood count and creatinine 4–6 weeks after the last cycle",
+            f"Blood count and creatinine {_span(*end)} after the last cycle",
             f"{_FU}, 1",
-            window_end=last + timedelta(weeks=6),
+            window_end=last + end[1],
         ),
         Event(
-            last + timedelta(weeks=4),
+            last + end[0],
             "end_psa",
-            "PSA 4–6 weeks after the end of therapy (PCWG3)",
+            f"PSA {_span(*end)} after the end of therapy (PCWG3)",
             f"{_FU}, 2",
-            window_end=last + timedelta(weeks=6),
+            window_end=last + end[1],
         ),
     ]
-    restage = first + RESTAGING
+    restage = first + rules.restaging_every
     while restage < last:
         events.append(
             Event(
@@ -180,10 +193,10 @@ def schedule(case: Case) -> list[Event]:
                 f"{_FU}, 4",
             )
         )
-        restage += RESTAGING
+        restage += rules.restaging_every
     events.append(
         Event(
-            last + timedelta(weeks=6),
+            last + end[1],
             "restaging",
             "Restaging at the end of the series: PSMA PET/CT with a second modality",
             f"{_FU}, 4",

@@ -15,43 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
 from lutetia.cases.model import Case, Lesion, day_of
 from lutetia.clinical.psa import PsaValue, doubling_time
-from lutetia.guideline.catalogue import CUTOFFS, RULES, finding
+from lutetia.guideline.catalogue import RULES, finding
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Finding, Quantity, Threshold
-from lutetia.guideline.thresholds import (
-    AGE_PROGNOSTIC_BELOW_YEARS,
-    ANC_BELOW_PER_NL,
-    CREATININE_FAILURE_ABOVE_X_ULN,
-    CRPC_RISE_GAP_DAYS_AT_LEAST,
-    CRPC_RISE_OVER_NADIR_ABOVE,
-    ECOG_CONTRAINDICATION_AT_LEAST,
-    ECOG_PROGNOSTIC_AT_LEAST,
-    GFR_FAILURE_BELOW_ML_MIN,
-    GLEASON_HIGH_AT_LEAST,
-    HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID,
-    LIFE_EXPECTANCY_BELOW_MONTHS,
-    LIVER_FAILURE_ABOVE_X_ULN,
-    MARROW_CHEMOTHERAPY_LINES_AT_LEAST,
-    PLATELETS_BELOW_PER_NL,
-    PSMA_NEGATIVE_BELOW_X_LIVER,
-    PSMA_NEGATIVE_BELOW_X_PAROTID,
-    PSMA_NEGATIVE_SIZE_AT_LEAST_MM,
-    REDUCED_RENAL_HIGH_ML_MIN,
-    REDUCED_RENAL_LOW_ML_MIN,
-    STALE_AFTER_DAYS,
-    TESTOSTERONE_NOT_CASTRATE_AT_LEAST_NG_DL,
-    TUMOR_LYSIS_LESIONS_AT_LEAST,
-    TUMOR_LYSIS_SIZE_AT_LEAST_MM,
-    UPTAKE_MAJORITY_ABOVE,
-    WASHOUT,
-    WBC_BELOW_PER_NL,
-)
+from lutetia.guideline.ruleset import EANM_SNMMI_2023, Ruleset
 from lutetia.units import Analyte
 
 Recommendation = Literal["recommended", "consider", "not_recommended", "insufficient_data"]
@@ -70,12 +43,17 @@ LABEL: dict[str, str] = {
     "ast": "AST", "alt": "ALT", "bilirubin": "Bilirubin", "albumin": "Albumin", "alp": "ALP",
     "ldh": "LDH", "psa": "PSA", "crp": "CRP", "testosterone": "Testosterone",
 }  # fmt: skip
+
+
 #: Table 1, myelosuppression: WBC < 2.5/nL, ANC < 1.5/nL, platelets < 75/nL.
-MYELOSUPPRESSION: dict[Analyte, tuple[float, str]] = {
-    "wbc": (WBC_BELOW_PER_NL, "WBC"),
-    "anc": (ANC_BELOW_PER_NL, "ANC"),
-    "platelets": (PLATELETS_BELOW_PER_NL, "Platelets"),
-}
+def myelosuppression_limits(rules: Ruleset) -> dict[Analyte, tuple[float, str]]:
+    """Analyte → (the limit below which it is myelosuppression, its name)."""
+    return {
+        "wbc": (rules.wbc_below_per_nl, "WBC"),
+        "anc": (rules.anc_below_per_nl, "ANC"),
+        "platelets": (rules.platelets_below_per_nl, "Platelets"),
+    }
+
 
 Rule = Callable[[Context], Iterator[Finding]]
 SELECTION_RULES: list[Rule] = []
@@ -116,11 +94,11 @@ def crpc_by_psa(ctx: Context) -> tuple[bool, int]:
     for i in range(1, len(values) - 1):
         lowest = min(lowest, values[i - 1].value)
         first, second = values[i], values[i + 1]
-        rise = (1 + CRPC_RISE_OVER_NADIR_ABOVE) * lowest
+        rise = (1 + ctx.rules.crpc_rise_over_nadir_above) * lowest
         if (
             first.value > rise
             and second.value > first.value  # so the second is over the rise too
-            and (second.day - first.day).days >= CRPC_RISE_GAP_DAYS_AT_LEAST
+            and (second.day - first.day).days >= ctx.rules.crpc_rise_gap_days_at_least
         ):
             return True, len(values)
     return False, len(values)
@@ -147,11 +125,11 @@ def disease_status(ctx: Context) -> Iterator[Finding]:
                 f"{'s' if count != 1 else ''}) does not show two rises ≥ 2 weeks apart to "
                 "> 25 % over nadir; record it (new lesions on imaging count) or add PSA values.",
                 value=Quantity(None),
-                threshold=Threshold(100 * CRPC_RISE_OVER_NADIR_ABOVE, "%", ">"),
+                threshold=Threshold(100 * ctx.rules.crpc_rise_over_nadir_above, "%", ">"),
                 effect="insufficient",
             )
     testosterone = ctx.latest("testosterone")
-    limit_t = TESTOSTERONE_NOT_CASTRATE_AT_LEAST_NG_DL
+    limit_t = ctx.rules.testosterone_not_castrate_at_least_ng_dl
     if testosterone is not None and testosterone.value >= limit_t:
         yield finding(
             "crpc.testosterone_not_castrate",
@@ -304,25 +282,29 @@ def clinical_contraindications(ctx: Context) -> Iterator[Finding]:
     performance = ctx.case.performance
     conditions = ctx.case.conditions
     months = performance.life_expectancy_months
-    if months is not None and months < LIFE_EXPECTANCY_BELOW_MONTHS:
+    if months is not None and months < ctx.rules.life_expectancy_below_months:
         if performance.palliative_intent:
             pass  # Table 1: except where the main purpose is palliative.
         else:
             yield finding(
                 "contraindication.life_expectancy",
                 f"Life expectancy {show(months, 'mo')} is below "
-                f"{LIFE_EXPECTANCY_BELOW_MONTHS:g} months and the intent is not recorded as "
+                f"{ctx.rules.life_expectancy_below_months:g} months and the intent is not "
+                "recorded as "
                 "palliative (relative contra-indication).",
                 value=Quantity(months, "mo"),
-                threshold=Threshold(LIFE_EXPECTANCY_BELOW_MONTHS, "mo", "<"),
+                threshold=Threshold(ctx.rules.life_expectancy_below_months, "mo", "<"),
             )
-    if performance.ecog is not None and performance.ecog >= ECOG_CONTRAINDICATION_AT_LEAST:
+    if (
+        performance.ecog is not None
+        and performance.ecog >= ctx.rules.ecog_contraindication_at_least
+    ):
         yield finding(
             "contraindication.ecog",
             f"ECOG {performance.ecog} (≥ 3): high radiation burden to caregivers while most "
             "likely only prolonging suffering (relative contra-indication).",
             value=Quantity(performance.ecog),
-            threshold=Threshold(ECOG_CONTRAINDICATION_AT_LEAST, None, ">="),
+            threshold=Threshold(ctx.rules.ecog_contraindication_at_least, None, ">="),
         )
     if conditions.urinary_incontinence == "unmanageable":
         yield finding(
@@ -380,7 +362,7 @@ def _superscan_note(ctx: Context) -> str:
 @selection_rule
 def myelosuppression(ctx: Context) -> Iterator[Finding]:
     """contraindication.myelosuppression.* (Table 1)."""
-    for analyte, (limit, name) in MYELOSUPPRESSION.items():
+    for analyte, (limit, name) in myelosuppression_limits(ctx.rules).items():
         view = ctx.latest(analyte)
         if view is None or view.value >= limit:
             continue
@@ -397,20 +379,20 @@ def myelosuppression(ctx: Context) -> Iterator[Finding]:
 def organ_failure(ctx: Context) -> Iterator[Finding]:
     """contraindication.organ_failure.* (Table 1)."""
     gfr = ctx.gfr
-    if gfr is not None and gfr.value_ml_min < GFR_FAILURE_BELOW_ML_MIN:
+    if gfr is not None and gfr.value_ml_min < ctx.rules.gfr_failure_below_ml_min:
         yield finding(
             "contraindication.organ_failure.gfr",
             f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is below 30 mL/min: risk of "
             "organ failure (relative contra-indication).",
             value=Quantity(gfr.value_ml_min, gfr.unit),
-            threshold=Threshold(GFR_FAILURE_BELOW_ML_MIN, gfr.unit, "<"),
+            threshold=Threshold(ctx.rules.gfr_failure_below_ml_min, gfr.unit, "<"),
             details={"gfr_source": gfr.source},
         )
     creatinine = ctx.latest("creatinine")
     if (
         creatinine is not None
         and creatinine.uln is not None
-        and creatinine.value > CREATININE_FAILURE_ABOVE_X_ULN * creatinine.uln
+        and creatinine.value > ctx.rules.creatinine_failure_above_x_uln * creatinine.uln
     ):
         yield finding(
             "contraindication.organ_failure.creatinine",
@@ -418,13 +400,15 @@ def organ_failure(ctx: Context) -> Iterator[Finding]:
             f"{show(creatinine.value / creatinine.uln)} × ULN (> 2 × ULN): risk of organ "
             "failure (relative contra-indication).",
             value=Quantity(creatinine.value, "mg/dL"),
-            threshold=Threshold(CREATININE_FAILURE_ABOVE_X_ULN * creatinine.uln, "mg/dL", ">"),
+            threshold=Threshold(
+                ctx.rules.creatinine_failure_above_x_uln * creatinine.uln, "mg/dL", ">"
+            ),
         )
     for analyte in ("ast", "alt"):
         view = ctx.latest(analyte)
         if view is None or view.uln is None:
             continue
-        if view.value <= LIVER_FAILURE_ABOVE_X_ULN * view.uln:
+        if view.value <= ctx.rules.liver_failure_above_x_uln * view.uln:
             continue
         yield finding(
             "contraindication.organ_failure.liver",
@@ -432,7 +416,7 @@ def organ_failure(ctx: Context) -> Iterator[Finding]:
             f"{show(view.value / view.uln)} × ULN (> 5 × ULN): risk of organ failure "
             "(relative contra-indication).",
             value=Quantity(view.value, "U/L"),
-            threshold=Threshold(LIVER_FAILURE_ABOVE_X_ULN * view.uln, "U/L", ">"),
+            threshold=Threshold(ctx.rules.liver_failure_above_x_uln * view.uln, "U/L", ">"),
             details={"analyte": analyte},
         )
 
@@ -457,7 +441,7 @@ def precautions(ctx: Context) -> Iterator[Finding]:
             weeks_text, gap = "is ongoing", None
         else:
             gap = reference - treatment.end
-            if gap >= WASHOUT:
+            if gap >= ctx.rules.washout:
                 continue
             weeks_text = f"ended {gap.days} days before {reference.isoformat()}"
         yield finding(
@@ -466,11 +450,11 @@ def precautions(ctx: Context) -> Iterator[Finding]:
             "chemotherapy and bone-seeking radiopharmaceuticals should be stopped ≥ 4 weeks "
             "before RLT (red-marrow suppression).",
             value=Quantity(None if gap is None else gap.days, "d"),
-            threshold=Threshold(WASHOUT.days, "d", "<"),
+            threshold=Threshold(ctx.rules.washout.days, "d", "<"),
             details={"treatment_index": index},
         )
     gfr = ctx.gfr
-    low, high = REDUCED_RENAL_LOW_ML_MIN, REDUCED_RENAL_HIGH_ML_MIN
+    low, high = ctx.rules.reduced_renal_low_ml_min, ctx.rules.reduced_renal_high_ml_min
     if gfr is not None and low <= gfr.value_ml_min <= high:
         yield finding(
             "precaution.reduced_renal_function",
@@ -485,7 +469,7 @@ def precautions(ctx: Context) -> Iterator[Finding]:
     if gfr is not None and gfr.value_ml_min <= high:
         reasons.append(f"reduced kidney function (GFR {show(gfr.value_ml_min, gfr.unit)})")
     lines = sum(1 for t in ctx.case.treatments if t.treatment_class in CHEMOTHERAPY_CLASSES)
-    if lines >= MARROW_CHEMOTHERAPY_LINES_AT_LEAST:
+    if lines >= ctx.rules.marrow_chemotherapy_lines_at_least:
         reasons.append(f"{lines} previous chemotherapy lines")
     if ctx.case.conditions.prolonged_hematotoxicity_history:
         reasons.append("a history of prolonged hematological toxicity")
@@ -539,20 +523,20 @@ class UptakeReference:
         return text
 
 
-def uptake_reference(case: Case) -> UptakeReference | None:
+def uptake_reference(case: Case, rules: Ruleset) -> UptakeReference | None:
     """The reference organ for the PSMA-negative rule, parotid first."""
     pet = case.psma_pet
     if pet is None:
         return None
     if pet.parotid_suvmean is not None:
         return UptakeReference(
-            pet.parotid_suvmean, "parotid", PSMA_NEGATIVE_BELOW_X_PAROTID, approximate=False
+            pet.parotid_suvmean, "parotid", rules.psma_negative_below_x_parotid, approximate=False
         )
     if pet.liver_suvmean is not None:
         tracer = (pet.tracer or "").lower().replace(" ", "")
         ga_psma11 = "psma-11" in tracer and ("68ga" in tracer or "ga-68" in tracer)
         return UptakeReference(
-            pet.liver_suvmean, "liver", PSMA_NEGATIVE_BELOW_X_LIVER, approximate=not ga_psma11
+            pet.liver_suvmean, "liver", rules.psma_negative_below_x_liver, approximate=not ga_psma11
         )
     return None
 
@@ -582,11 +566,11 @@ def imaging(ctx: Context) -> Iterator[Finding]:
             "The PSMA PET lists no lesions: PSMA-positive disease is not shown.",
         )
         return
-    reference = uptake_reference(case)
+    reference = uptake_reference(case, ctx.rules)
     large = [
         (i, lesion)
         for i, lesion in enumerate(pet.lesions)
-        if lesion_size_mm(lesion) >= PSMA_NEGATIVE_SIZE_AT_LEAST_MM
+        if lesion_size_mm(lesion) >= ctx.rules.psma_negative_size_at_least_mm
     ]
     if reference is None:
         if large:
@@ -632,47 +616,49 @@ def imaging(ctx: Context) -> Iterator[Finding]:
             "to a PSMA-negative phenotype; a complementary FDG PET is advised (weak).",
             value=Quantity(len(liver)),
         )
-    yield from _uptake_level(pet.lesions, pet.parotid_suvmean)
+    yield from _uptake_level(pet.lesions, pet.parotid_suvmean, ctx.rules)
 
 
-def _uptake_level(lesions: list[Lesion], parotid: float | None) -> Iterator[Finding]:
-    limit = parotid if parotid is not None else HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID
+def _uptake_level(
+    lesions: list[Lesion], parotid: float | None, rules: Ruleset
+) -> Iterator[Finding]:
+    limit = parotid if parotid is not None else rules.high_uptake_suvmax_without_parotid
     basis = (
         f"parotid SUVmean {parotid:g}"
         if parotid is not None
-        else f"SUVmax {HIGH_UPTAKE_SUVMAX_WITHOUT_PAROTID:g} (no parotid SUVmean: the "
+        else f"SUVmax {rules.high_uptake_suvmax_without_parotid:g} (no parotid SUVmean: the "
         "guideline's approximation)"
     )
     above = sum(1 for lesion in lesions if lesion.suvmax > limit)
     total = len(lesions)
-    if above > UPTAKE_MAJORITY_ABOVE * total:
+    if above > rules.uptake_majority_above * total:
         yield finding(
             "imaging.high_uptake",
             f"{above} of {total} lesions are above {basis}: clinically relevant activity is "
             "most likely; such patients should actively be encouraged to receive RLT.",
             value=Quantity(above / total, "1"),
-            threshold=Threshold(UPTAKE_MAJORITY_ABOVE, "1", ">"),
+            threshold=Threshold(rules.uptake_majority_above, "1", ">"),
         )
-    elif total - above > UPTAKE_MAJORITY_ABOVE * total:
+    elif total - above > rules.uptake_majority_above * total:
         yield finding(
             "imaging.low_uptake",
             f"{total - above} of {total} lesions are at or below {basis}: low PSMA uptake "
             "predicts sub-standard response; prioritise alternative options.",
             value=Quantity((total - above) / total, "1"),
-            threshold=Threshold(UPTAKE_MAJORITY_ABOVE, "1", ">"),
+            threshold=Threshold(rules.uptake_majority_above, "1", ">"),
         )
 
 
 # --- Prognostic factors ----------------------------------------------------------------
 
 
-def _cutoff_threshold(code: str) -> Threshold:
-    cutoff = CUTOFFS[code]
+def _cutoff_threshold(code: str, rules: Ruleset) -> Threshold:
+    cutoff = rules.cutoffs[code]
     return Threshold(cutoff.value, cutoff.unit, cutoff.comparator)
 
 
-def _cutoff_note(code: str) -> str:
-    return f" Cut-off: {CUTOFFS[code].source}."
+def _cutoff_note(code: str, rules: Ruleset) -> str:
+    return f" Cut-off: {rules.cutoffs[code].source}."
 
 
 @selection_rule
@@ -680,21 +666,23 @@ def prognostic(ctx: Context) -> Iterator[Finding]:
     """prognostic.* (Factors associated with survival): inform, never decide."""
     case = ctx.case
     age = ctx.age_years
-    if age is not None and age < AGE_PROGNOSTIC_BELOW_YEARS:
+    if age is not None and age < ctx.rules.age_prognostic_below_years:
         yield finding(
             "prognostic.age_under_65",
-            f"Age {age:g} (< {AGE_PROGNOSTIC_BELOW_YEARS:g} years): associated with poorer "
+            f"Age {age:g} (< {ctx.rules.age_prognostic_below_years:g} years): associated with "
+            "poorer "
             "outcome.",
             value=Quantity(age, "a"),
-            threshold=Threshold(AGE_PROGNOSTIC_BELOW_YEARS, "a", "<"),
+            threshold=Threshold(ctx.rules.age_prognostic_below_years, "a", "<"),
         )
     ecog = case.performance.ecog
-    if ecog is not None and ecog >= ECOG_PROGNOSTIC_AT_LEAST:
+    if ecog is not None and ecog >= ctx.rules.ecog_prognostic_at_least:
         yield finding(
             "prognostic.ecog_2_or_more",
-            f"ECOG {ecog} (≥ {ECOG_PROGNOSTIC_AT_LEAST}): associated with poorer outcome.",
+            f"ECOG {ecog} (≥ {ctx.rules.ecog_prognostic_at_least}): associated with poorer "
+            "outcome.",
             value=Quantity(ecog),
-            threshold=Threshold(ECOG_PROGNOSTIC_AT_LEAST, None, ">="),
+            threshold=Threshold(ctx.rules.ecog_prognostic_at_least, None, ">="),
         )
     if case.performance.symptomatic:
         yield finding(
@@ -703,12 +691,13 @@ def prognostic(ctx: Context) -> Iterator[Finding]:
             value=Quantity(True),
         )
     gleason = case.diagnosis.gleason_score
-    if gleason is not None and gleason >= GLEASON_HIGH_AT_LEAST:
+    if gleason is not None and gleason >= ctx.rules.gleason_high_at_least:
         yield finding(
             "prognostic.high_gleason",
-            f"Gleason score {gleason} (≥ {GLEASON_HIGH_AT_LEAST}): associated with poorer outcome.",
+            f"Gleason score {gleason} (≥ {ctx.rules.gleason_high_at_least}): associated with "
+            "poorer outcome.",
             value=Quantity(gleason),
-            threshold=Threshold(GLEASON_HIGH_AT_LEAST, None, ">="),
+            threshold=Threshold(ctx.rules.gleason_high_at_least, None, ">="),
         )
     if case.psma_pet is not None:
         visceral = sorted(
@@ -727,43 +716,43 @@ def prognostic(ctx: Context) -> Iterator[Finding]:
 
 def _lab_prognostics(ctx: Context) -> Iterator[Finding]:
     psa = ctx.latest("psa")
-    if psa is not None and psa.value > CUTOFFS["prognostic.high_psa"].value:
+    if psa is not None and psa.value > ctx.rules.cutoffs["prognostic.high_psa"].value:
         yield finding(
             "prognostic.high_psa",
             f"PSA {show(psa.value, 'ng/mL')} {_when(psa)} is high."
-            + _cutoff_note("prognostic.high_psa"),
+            + _cutoff_note("prognostic.high_psa", ctx.rules),
             value=Quantity(psa.value, "ng/mL"),
-            threshold=_cutoff_threshold("prognostic.high_psa"),
+            threshold=_cutoff_threshold("prognostic.high_psa", ctx.rules),
         )
     psadt = psa_doubling_time_months(ctx)
-    limit = CUTOFFS["prognostic.short_psa_doubling_time"].value
+    limit = ctx.rules.cutoffs["prognostic.short_psa_doubling_time"].value
     if psadt is not None and psadt < limit:
         yield finding(
             "prognostic.short_psa_doubling_time",
             f"PSA doubling time {show(psadt, 'mo')} (log-linear regression over the last 12 "
-            "months) is short." + _cutoff_note("prognostic.short_psa_doubling_time"),
+            "months) is short." + _cutoff_note("prognostic.short_psa_doubling_time", ctx.rules),
             value=Quantity(psadt, "mo"),
-            threshold=_cutoff_threshold("prognostic.short_psa_doubling_time"),
+            threshold=_cutoff_threshold("prognostic.short_psa_doubling_time", ctx.rules),
         )
     for code, analyte, unit in (
         ("prognostic.high_ldh", "ldh", "U/L"),
         ("prognostic.high_crp", "crp", "mg/L"),
     ):
         view = ctx.latest(analyte)  # type: ignore[arg-type]
-        if view is not None and view.value > CUTOFFS[code].value:
+        if view is not None and view.value > ctx.rules.cutoffs[code].value:
             yield finding(
                 code,
                 f"{LABEL[analyte]} {show(view.value, unit)} {_when(view)} is high."
-                + _cutoff_note(code),
+                + _cutoff_note(code, ctx.rules),
                 value=Quantity(view.value, unit),
-                threshold=_cutoff_threshold(code),
+                threshold=_cutoff_threshold(code, ctx.rules),
             )
     alp = ctx.latest("alp")
     if alp is not None and alp.uln is not None and alp.value > alp.uln:
         yield finding(
             "prognostic.high_alp",
             f"ALP {show(alp.value, 'U/L')} {_when(alp)} is above ULN {show(alp.uln, 'U/L')}."
-            + _cutoff_note("prognostic.high_alp"),
+            + _cutoff_note("prognostic.high_alp", ctx.rules),
             value=Quantity(alp.value, "U/L"),
             threshold=Threshold(alp.uln, "U/L", ">"),
         )
@@ -772,7 +761,8 @@ def _lab_prognostics(ctx: Context) -> Iterator[Finding]:
         yield finding(
             "prognostic.low_hemoglobin",
             f"Hemoglobin {show(hemoglobin.value, 'g/dL')} {_when(hemoglobin)} is below LLN "
-            f"{show(hemoglobin.lln, 'g/dL')}." + _cutoff_note("prognostic.low_hemoglobin"),
+            f"{show(hemoglobin.lln, 'g/dL')}."
+            + _cutoff_note("prognostic.low_hemoglobin", ctx.rules),
             value=Quantity(hemoglobin.value, "g/dL"),
             threshold=Threshold(hemoglobin.lln, "g/dL", "<"),
         )
@@ -816,7 +806,7 @@ def lab_panel(ctx: Context) -> Iterator[Finding]:
                 continue
             view = found
         age_days = (reference - view.day).days
-        if age_days > STALE_AFTER_DAYS:
+        if age_days > ctx.rules.stale_after_days:
             stale[analyte] = age_days
     egfr, egfr_note = ctx.egfr
     if egfr is not None and egfr.index is None:
@@ -847,14 +837,14 @@ def lab_panel(ctx: Context) -> Iterator[Finding]:
     if stale:
         yield finding(
             "labs.stale",
-            f"Older than {STALE_AFTER_DAYS} days at "
+            f"Older than {ctx.rules.stale_after_days} days at "
             + reference.isoformat()
             + ": "
             + ", ".join(f"{LABEL[a]} ({d} days)" for a, d in stale.items())
             + ". Repeat before treatment."
             + (why if stale_blocks else ""),
             value=Quantity(stale, "d"),
-            threshold=Threshold(STALE_AFTER_DAYS, "d", ">"),
+            threshold=Threshold(ctx.rules.stale_after_days, "d", ">"),
             effect="insufficient" if stale_blocks else "informs",
         )
     for analyte, limit, why in (
@@ -902,7 +892,7 @@ def table1_unchecked(ctx: Context, unusable: set[str]) -> bool:
         if analyte == "egfr":
             return False  # usable: present (given or computed) and fresh
         view = ctx.latest(analyte)
-        if view is not None and (ctx.reference_date - view.day).days <= STALE_AFTER_DAYS:
+        if view is not None and (ctx.reference_date - view.day).days <= ctx.rules.stale_after_days:
             return False
     return True
 
@@ -933,8 +923,8 @@ def procedure(ctx: Context) -> Iterator[Finding]:
             "depending on national legislation).",
             value=Quantity(None),
         )
-    elif first is not None and not consent_ok(signed, first, ctx.settings.consent_lead_h):
-        lead = ctx.settings.consent_lead_h
+    elif first is not None and not consent_ok(signed, first, ctx.settings.lead_h):
+        lead = ctx.settings.lead_h
         yield finding(
             "consent.missing",
             f"Consent signed {signed.isoformat()} is less than {lead:g} h before the first cycle "
@@ -962,10 +952,10 @@ def procedure(ctx: Context) -> Iterator[Finding]:
     burden: list[str] = []
     if case.conditions.superscan:
         burden.append("superscan")
-    if len(lesions) >= TUMOR_LYSIS_LESIONS_AT_LEAST:
+    if len(lesions) >= ctx.rules.tumor_lysis_lesions_at_least:
         burden.append(f"{len(lesions)} lesions recorded")
     largest = max((lesion.size_mm for lesion in lesions), default=0.0)
-    if largest >= TUMOR_LYSIS_SIZE_AT_LEAST_MM:
+    if largest >= ctx.rules.tumor_lysis_size_at_least_mm:
         burden.append(f"a lesion of {largest:g} mm")
     if burden:
         yield finding(
@@ -976,7 +966,7 @@ def procedure(ctx: Context) -> Iterator[Finding]:
         )
     myelosuppressed = [
         a
-        for a, (limit, _) in MYELOSUPPRESSION.items()
+        for a, (limit, _) in myelosuppression_limits(ctx.rules).items()
         if (view := ctx.latest(a)) is not None and view.value < limit
     ]
     if case.conditions.superscan or myelosuppressed:
@@ -1027,6 +1017,8 @@ class SelectionResult:
     indication: Indication
     findings: tuple[Finding, ...]
     reference_date: date
+    #: The profile of thresholds the rules ran under.
+    ruleset: Ruleset = field(default_factory=lambda: EANM_SNMMI_2023)
 
 
 def recommend(indication: Finding, findings: tuple[Finding, ...]) -> Recommendation:
@@ -1056,6 +1048,7 @@ def assess(case: Case, settings: Settings | None = None) -> SelectionResult:
         indication=indication,
         findings=result,
         reference_date=ctx.reference_date,
+        ruleset=ctx.rules,
     )
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lutetia import GUIDELINE, __version__, units
-from lutetia.cases.model import Case, day_of
-from lutetia.guideline.schedule import Event, schedule
+from lutetia.cases.model import Case
+from lutetia.guideline.schedule import Event
 from lutetia.protection.clearance import Clearance
 from lutetia.protection.release import Discharge, ReleaseAdvice, Restriction
 
@@ -45,6 +45,8 @@ class LetterData:
     cycle_number: int | None
     #: Both fits, the plausibility check and the blocking warnings (None: the clearance only).
     advice: ReleaseAdvice | None = None
+    #: The plan's events after the injection, under the ruleset in force.
+    follow_up: tuple[Event, ...] = ()
 
 
 def _hours(hours: float) -> str:
@@ -60,13 +62,6 @@ def _until(restriction: Restriction) -> str:
     if restriction.restriction_h <= 0:
         return "—"
     return restriction.until.strftime("%Y-%m-%d %H:%M")
-
-
-def follow_up_after(case: Case, moment: datetime) -> list[Event]:
-    """The plan's events after ``moment`` (none when the case has no course)."""
-    if case.course is None:
-        return []
-    return [e for e in schedule(case) if e.date > day_of(moment)]
 
 
 #: Patient instructions, each with the guideline section it comes from.
@@ -129,7 +124,7 @@ def render_html(data: LetterData) -> str:
     case = data.case
     course = case.course
     name = course.radiopharmaceutical if course is not None else "177Lu-PSMA-617"
-    follow = follow_up_after(case, data.injected_at)
+    follow = data.follow_up
     appointments = ("interim_labs", "lab_panel", "cycle", "end_labs", "end_psa", "restaging")
     next_event = next((e for e in follow if e.kind in appointments), None)
     clearance = data.clearance

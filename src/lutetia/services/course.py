@@ -52,11 +52,11 @@ def decide_next_cycle(case: Case, settings: Settings | None = None) -> dict[str,
     return course_document(case, next_cycle(case, settings or Settings()))
 
 
-def plan(case: Case) -> list[Event]:
-    """The dated plan (``lutetia schedule``)."""
+def plan(case: Case, settings: Settings | None = None) -> list[Event]:
+    """The dated plan (``lutetia schedule``) under the settings' ruleset."""
     from lutetia.guideline.schedule import schedule
 
-    return schedule(case)
+    return schedule(case, (settings or Settings()).ruleset)
 
 
 def as_of(document: dict[str, Any], today: date) -> dict[str, Any]:
@@ -131,7 +131,7 @@ class Due:
         return self.status == "done"
 
 
-def due_items(case: Case) -> list[Due]:
+def due_items(case: Case, settings: Settings | None = None) -> list[Due]:
     """The plan's events with what the case shows of each (:data:`DueStatus`).
 
     A cycle is done when it was given; a lab panel or interim blood count when a
@@ -157,7 +157,7 @@ def due_items(case: Case) -> list[Due]:
         return []  # no plan yet: selection comes first
     given = sorted(day_of(c.date) for c in course.cycles)
     result = []
-    for event in plan(case):
+    for event in plan(case, settings):
         end = event.window_end or event.date
         done: bool | None
         if event.kind == "cycle":
@@ -185,7 +185,7 @@ def due_items(case: Case) -> list[Due]:
     return result
 
 
-def stage(case: Case, signed: dict[str, str]) -> str:
+def stage(case: Case, signed: dict[str, str], settings: Settings | None = None) -> str:
     """The programme stage from the case and the latest signed decisions.
 
     ``signed`` maps a decision kind (``selection``, ``next_cycle``) to the latest
@@ -198,7 +198,8 @@ def stage(case: Case, signed: dict[str, str]) -> str:
         return "completed"
     cycles = case.course.cycles if case.course else []
     if cycles:
-        return "follow_up" if len(cycles) >= 6 else "in_treatment"
+        last = (settings or Settings()).ruleset.max_cycles
+        return "follow_up" if len(cycles) >= last else "in_treatment"
     if signed.get("selection") == "not_recommended":
         return "discontinued"
     if case.consent.signed_at is not None:

@@ -29,6 +29,7 @@ from lutetia.errors import BadInputError
 
 if TYPE_CHECKING:
     from lutetia.cases.model import Case
+    from lutetia.guideline.ruleset import Ruleset
     from lutetia.protection.release import ReleaseAdvice, ReleaseProfile
     from lutetia.reports.letter import LetterData
 
@@ -195,6 +196,7 @@ def letter_data(
     injected_at: datetime | None = None,
     administered_gbq: float | None = None,
     prescribed_gbq: float | None = None,
+    rules: Ruleset | None = None,
 ) -> LetterData:
     """Everything the discharge letter shows, for the case's cycle given at ``injected_at``.
 
@@ -202,8 +204,12 @@ def letter_data(
     day with a UTC offset; without ``administered_gbq`` that cycle's activity is used.
     The administered activity is checked against the plausible per-cycle range, and a
     deviation from ``prescribed_gbq`` beyond :data:`DEVIATION_WARNING_PERCENT` warns.
+    The follow-up appointments are the plan under ``rules`` (the guideline as published
+    when not given).
     """
     from lutetia.cases.model import day_of
+    from lutetia.guideline.ruleset import EANM_SNMMI_2023
+    from lutetia.guideline.schedule import schedule
     from lutetia.nuclides import nuclide
     from lutetia.protection.activity import check_therapy_time
     from lutetia.protection.clearance import check_cycle_activity
@@ -255,4 +261,9 @@ def letter_data(
         half_life_h=nuclide("Lu-177").half_life_h,
         cycle_number=cycle.number if cycle is not None else None,
         advice=result,
+        follow_up=tuple(
+            e
+            for e in (schedule(case, rules or EANM_SNMMI_2023) if case.course is not None else [])
+            if e.date > day_of(injected_at)
+        ),
     )
