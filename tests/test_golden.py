@@ -26,6 +26,7 @@ from lutetia.cases.io import load_case
 from lutetia.errors import BadInputError
 from lutetia.guideline.assessment import assessment_document, course_document
 from lutetia.guideline.course import next_cycle
+from lutetia.guideline.ruleset import EANM_SNMMI_2023
 from lutetia.guideline.schedule import schedule
 from lutetia.guideline.selection import assess
 from tests.test_selection_examples import CASES
@@ -47,7 +48,7 @@ def outputs(path: Path) -> dict[str, Any]:
         except BadInputError as error:
             document["next_cycle"] = {"bad_input": error.field}
         try:
-            document["schedule"] = [event.as_json() for event in schedule(case)]
+            document["schedule"] = [event.as_json() for event in schedule(case, EANM_SNMMI_2023)]
         except BadInputError as error:
             document["schedule"] = {"bad_input": error.field}
     # Through JSON, as the CLI writes it (tuples become lists, dates strings).
