@@ -5,17 +5,25 @@ from __future__ import annotations
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from lutetia.clinic.models import Administration, Decision, DoseRateReading, Patient
+from lutetia.clinic.models import Administration, CareTeam, Decision, DoseRateReading, Patient
 
 
 @admin.register(Patient)
 class PatientAdmin(SimpleHistoryAdmin):  # type: ignore[misc]
     """Patients; corrections are audited like every other write."""
 
-    list_display = ("identifier", "name", "stage", "version", "updated_at")
+    list_display = ("identifier", "name", "team", "stage", "version", "updated_at")
     search_fields = ("identifier", "name")
-    list_filter = ("stage",)
+    list_filter = ("stage", "team")
     readonly_fields = ("version", "stage")
+
+
+@admin.register(CareTeam)
+class CareTeamAdmin(SimpleHistoryAdmin):  # type: ignore[misc]
+    """Care teams and their members: who sees which patients (audited)."""
+
+    list_display = ("name",)
+    filter_horizontal = ("members",)
 
 
 @admin.register(Decision)

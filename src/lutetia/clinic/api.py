@@ -146,7 +146,7 @@ def patients(
         raise BadInputError("offset", f"must be 0-{MAX_OFFSET}")
     if not 1 <= limit <= 500:
         raise BadInputError("limit", "must be 1-500")
-    rows = Patient.objects.all().only("pk", "identifier", "name", "stage", "version")
+    rows = store.visible_patients(request.user).only("pk", "identifier", "name", "stage", "version")
     if q:
         rows = rows.filter(Q(identifier__icontains=q) | Q(name__icontains=q))
     if stage is not None:
@@ -158,14 +158,14 @@ def patients(
 def patient(request: HttpRequest, pk: int) -> Any:
     """One patient."""
     _require(request, Action.VIEW)
-    return _out(get_object_or_404(Patient, pk=pk))
+    return _out(get_object_or_404(store.visible_patients(request.user), pk=pk))
 
 
 @api.get("/patients/{pk}/case", response={200: dict[str, Any], 403: ErrorOut, 404: ErrorOut})
 def case(request: HttpRequest, pk: int) -> Any:
     """The patient's ``lutetia.case/1`` document."""
     _require(request, Action.VIEW)
-    return get_object_or_404(Patient, pk=pk).case
+    return get_object_or_404(store.visible_patients(request.user), pk=pk).case
 
 
 @api.get(
@@ -178,7 +178,8 @@ def assessment(request: HttpRequest, pk: int) -> Any:
 
     _require(request, Action.VIEW)
     return assess_case(
-        store.evaluated(get_object_or_404(Patient, pk=pk))[1], store.engine_settings()
+        store.evaluated(get_object_or_404(store.visible_patients(request.user), pk=pk))[1],
+        store.engine_settings(),
     )
 
 
@@ -192,7 +193,8 @@ def next_cycle(request: HttpRequest, pk: int) -> Any:
 
     _require(request, Action.VIEW)
     return decide_next_cycle(
-        store.evaluated(get_object_or_404(Patient, pk=pk))[1], store.engine_settings()
+        store.evaluated(get_object_or_404(store.visible_patients(request.user), pk=pk))[1],
+        store.engine_settings(),
     )
 
 
@@ -205,7 +207,7 @@ def add_lab(request: HttpRequest, pk: int, lab: LabIn) -> Any:
     from lutetia.services.course import with_entry
 
     _require(request, Action.CLINICAL_DATA)
-    record = get_object_or_404(Patient, pk=pk)
+    record = get_object_or_404(store.visible_patients(request.user), pk=pk)
     entry: dict[str, Any] = {
         "analyte": lab.analyte,
         "value": lab.value,
@@ -250,6 +252,7 @@ def worklist(
     # keys first (the covering index sorts them), then the rows in full
     keys = list(
         WorklistItem.objects.filter(store.due_between(start, end) | store.overdue(today))
+        .filter(store.team_filter(request.user, "patient__"))
         .order_by("date", "id")
         .values_list("id", flat=True)[offset : offset + limit]
     )

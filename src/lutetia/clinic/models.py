@@ -29,6 +29,28 @@ class Stage(models.TextChoices):
     DISCONTINUED = "discontinued", "Discontinued"
 
 
+class CareTeam(models.Model):
+    """A care team: a patient assigned to one is seen only by its members.
+
+    Per-object authorization: a clinical user sees a patient when the patient has no
+    team (the department's common pool: a new referral, or a department that does not
+    use teams) or when the user is a member of the patient's team. An administrator
+    assigns teams and members in the admin.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="care_teams", blank=True
+    )
+    history = HistoricalRecords(m2m_fields=[members])
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Patient(models.Model):
     """A patient in the programme and the case document that holds their course."""
 
@@ -36,6 +58,14 @@ class Patient(models.Model):
         max_length=64, unique=True, help_text="the case file's patient.id (pseudonymous)"
     )
     name = models.CharField(max_length=200, blank=True)
+    team = models.ForeignKey(
+        CareTeam,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="patients",
+        help_text="only this team's members see the patient; none: every clinical user",
+    )
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.CANDIDATE)
     case: Any = models.JSONField(help_text="the lutetia.case/1 document")
     version = models.PositiveIntegerField(default=1)

@@ -55,6 +55,19 @@ def engine_settings() -> Settings:
     return _settings_for(str(settings.RULESET))
 
 
+def team_filter(user: Any, prefix: str = "") -> Q:
+    """The patients ``user`` may see, as a filter on a model reached by ``prefix``
+    (``""`` for Patient, ``"patient__"`` for a row that belongs to one): those of no
+    care team, and those of the user's teams (:class:`~lutetia.clinic.models.CareTeam`)."""
+    teams = list(user.care_teams.values_list("pk", flat=True)) if user.is_authenticated else []
+    return Q(**{f"{prefix}team__isnull": True}) | Q(**{f"{prefix}team__in": teams})
+
+
+def visible_patients(user: Any) -> Any:
+    """Patients ``user`` may see (per-object authorization by care team)."""
+    return Patient.objects.filter(team_filter(user))
+
+
 def today() -> date:
     """The department's date (``TIME_ZONE``)."""
     return timezone.localdate()
@@ -149,9 +162,11 @@ def save_case(
 
 
 @transaction.atomic
-def create_patient(document: dict[str, Any], case: Case, *, name: str = "") -> Patient:
-    """Register a patient from a validated case document."""
-    patient = Patient(identifier=case.patient.id, name=name, case=document)
+def create_patient(
+    document: dict[str, Any], case: Case, *, name: str = "", team: Any = None
+) -> Patient:
+    """Register a patient from a validated case document (in ``team``, or the common pool)."""
+    patient = Patient(identifier=case.patient.id, name=name, case=document, team=team)
     patient._change_reason = "registered"  # type: ignore[attr-defined]
     rebuild_derived(patient, case)
     patient.save()

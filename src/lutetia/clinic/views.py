@@ -58,14 +58,15 @@ def digest(document: Any) -> str:
 def board(request: HttpRequest) -> HttpResponse:
     """Patients by programme stage, with search."""
     search = forms.SearchForm(request.GET or None)
-    patients = Patient.objects.all().only("pk", "identifier", "name", "stage", "updated_at")
+    visible = store.visible_patients(request.user)
+    patients = visible.only("pk", "identifier", "name", "stage", "updated_at")
     if search.is_valid():
         query = search.cleaned_data.get("q")
         if query:
             patients = patients.filter(Q(identifier__icontains=query) | Q(name__icontains=query))
         if search.cleaned_data.get("stage"):
             patients = patients.filter(stage=search.cleaned_data["stage"])
-    counts = dict(Patient.objects.values_list("stage").annotate(n=Count("pk")))
+    counts = dict(visible.values_list("stage").annotate(n=Count("pk")))
     page = Paginator(patients.order_by("identifier"), 50).get_page(request.GET.get("page"))
     stages = [(value, label, counts.get(value, 0)) for value, label in Stage.choices]
     return render(request, "clinic/board.html", {"search": search, "page": page, "stages": stages})
@@ -84,7 +85,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if end < start or (end - start).days > 366:
         return HttpResponseBadRequest("end: must be on or after start, at most one year later")
     # Completed and discontinued patients have no worklist rows (store._rebuild_worklist).
-    rows = WorklistItem.objects.order_by("date", "id")
+    rows = WorklistItem.objects.filter(store.team_filter(request.user, "patient__")).order_by(
+        "date", "id"
+    )
     overdue = rows.filter(store.overdue(today))
     due = rows.filter(store.due_between(start, end))
     return render(
@@ -194,7 +197,7 @@ def _compute_release(latest: Any, readings: list[DoseRateReading]) -> dict[str, 
 @requires(Action.VIEW)
 def patient_page(request: HttpRequest, pk: int) -> HttpResponse:
     """One patient: timeline, plots, findings, decision, administrations, release, doses."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     advice = _advice(patient)
     version = {"version": patient.version}
     context: dict[str, Any] = {
@@ -304,7 +307,7 @@ def _entry_view(
     def view(request: HttpRequest, pk: int) -> HttpResponse:
         from lutetia.services.course import with_entry
 
-        patient = get_object_or_404(Patient, pk=pk)
+        patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
         form = form_class(request.POST)
         _write(
             request,
@@ -344,7 +347,7 @@ def _fields_view(form_class: type[forms.VersionedForm], part: str, fields: Any, 
     def view(request: HttpRequest, pk: int) -> HttpResponse:
         from lutetia.services.course import with_fields
 
-        patient = get_object_or_404(Patient, pk=pk)
+        patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
         form = form_class(request.POST)
         _write(
             request,
@@ -382,7 +385,7 @@ set_plan = _fields_view(
 @requires(Action.ADMINISTRATION)
 def add_administration(request: HttpRequest, pk: int) -> HttpResponse:
     """Record an administration: calibrator readings → decay-corrected activity → a cycle."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     form = forms.AdministrationForm(request.POST)
     if not form.is_valid():
         _form_error(request, form)
@@ -425,7 +428,7 @@ def add_administration(request: HttpRequest, pk: int) -> HttpResponse:
 @requires(Action.DOSE_RATE)
 def add_dose_rate(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a dose-rate reading after the latest administration."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     form = forms.DoseRateForm(request.POST)
     if not form.is_valid():
         _form_error(request, form)
@@ -461,7 +464,7 @@ def add_study(request: HttpRequest, pk: int) -> HttpResponse:
     The images are read and fitted before any transaction opens (seconds); the result
     is then stored if nobody changed the record meanwhile.
     """
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     form = forms.StudyForm(request.POST, folders=store.study_folders())
     if not form.is_valid():
         _form_error(request, form)
@@ -532,7 +535,7 @@ def sign_decision(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 
     if kind not in DecisionKind.values:
         return HttpResponseBadRequest("kind: not a decision kind")
-    patient = get_object_or_404(Patient.objects.select_for_update(), pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user).select_for_update(), pk=pk)
     advice = _advice(patient)
     output = advice.get(kind)
     form = forms.DecisionForm(request.POST, choices=_choices(kind))
@@ -581,7 +584,9 @@ def sign_decision(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 @requires(Action.VIEW)
 def overrides(request: HttpRequest) -> HttpResponse:
     """Every decision where the physician overrode the engine, newest first."""
-    rows = Decision.objects.filter(accepted=False).select_related("patient", "signed_by")
+    rows = Decision.objects.filter(
+        store.team_filter(request.user, "patient__"), accepted=False
+    ).select_related("patient", "signed_by")
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(request, "clinic/overrides.html", {"page": page})
 
@@ -590,7 +595,7 @@ def overrides(request: HttpRequest) -> HttpResponse:
 @requires(Action.VIEW)
 def history(request: HttpRequest, pk: int) -> HttpResponse:
     """The audit trail of one patient: who changed what, when, with the differences."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     changes = []
     records = list(patient.history.select_related("history_user").order_by("-history_date")[:100])
     for newer, older in zip(records, [*records[1:], None], strict=True):
@@ -609,7 +614,7 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
 @requires(Action.VIEW)
 def export_case(request: HttpRequest, pk: int) -> HttpResponse:
     """The patient's ``lutetia.case/1`` document, as a download."""
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     response = JsonResponse(patient.case, json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="case-{patient.pk}.json"'
     return response
@@ -636,7 +641,7 @@ def import_case(request: HttpRequest, pk: int) -> HttpResponse:
     """Replace the case document by an imported file for the same patient."""
     from lutetia.services.course import validated
 
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     form = forms.ImportForm(request.POST, request.FILES)
 
     def change(_: Any, f: forms.ImportForm) -> Any:
@@ -668,7 +673,15 @@ def new_patient(request: HttpRequest) -> HttpResponse:
         except BadInputError as error:
             form.add_error("case_file", f"{error.field}: {error.reason}")
         else:
-            patient = store.create_patient(document, case, name=form.cleaned_data["name"])
+            # A member of exactly one care team registers into that team; anyone else
+            # into the department's common pool (an administrator can reassign).
+            teams = list(request.user.care_teams.all())  # type: ignore[union-attr]
+            patient = store.create_patient(
+                document,
+                case,
+                name=form.cleaned_data["name"],
+                team=teams[0] if len(teams) == 1 else None,
+            )
             messages.success(request, "patient registered")
             return redirect("patient", pk=patient.pk)
     return render(request, "clinic/new_patient.html", {"form": form})
@@ -684,7 +697,7 @@ def letter_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     from lutetia.reports.letter import render_html, write_pdf
     from lutetia.services.release import letter_data
 
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     latest = store.latest_administration(patient)
     if latest is None:
         return HttpResponseBadRequest("no administration is recorded")
@@ -716,7 +729,7 @@ def plot(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """A server-side SVG plot of the patient's PSA or blood counts."""
     from lutetia.clinic import plots
 
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(store.visible_patients(request.user), pk=pk)
     if name not in plots.PLOTS:
         return HttpResponseBadRequest("name: not a plot")
     try:
