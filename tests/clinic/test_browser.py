@@ -1,9 +1,10 @@
-"""A patient from referral to release in real headless Chromium (Playwright), role by role.
+"""A patient from referral to completion in real headless Chromium (Playwright), role by role.
 
 The physician registers nothing by hand here: the patient comes from the example case of
 the VISION setting; the physician signs the selection and records consent and the plan,
 the technologist records the administration, the physicist the dose rates and the letter,
-and the physician signs the next-cycle decision. Screenshots of the board, the patient
+and the physician signs the next-cycle decision; a second test takes a course from its
+fifth cycle through the sixth to the signed completion. Screenshots of the board, the patient
 page and the worklist go to ``LUTETIA_SCREENSHOTS`` when it is set (docs/screenshots).
 """
 
@@ -129,3 +130,64 @@ def test_one_patient_from_selection_to_release_in_the_browser(
         patient.history.exclude(history_user=None).values_list("history_user__username", flat=True)
     )
     assert {"physician", "technologist"} <= users_in_history
+
+
+def test_the_last_cycle_to_completion_in_the_browser(
+    signed_in: Callable[[str], Any], live_server: Any, users: dict[str, Any]
+) -> None:
+    # The other half of a course: a patient whose fifth cycle was given 8 weeks ago (the
+    # course of 32-course-complete without its sixth cycle, moved to today). The physician
+    # signs "proceed", the technologist records cycle 6, and the physician signs the
+    # engine's "complete": the patient leaves the worklist and the board shows the course
+    # completed. (Eight weeks cannot pass in a test; the first half is the test above.)
+    from django.utils import timezone
+
+    from lutetia.services.course import validated
+    from tests.clinic.conftest import example
+
+    today = store.today()
+    document = example("32-course-complete.json", today)
+    document["course"]["cycles"] = document["course"]["cycles"][:5]
+    document["course"]["planned_date"] = today.isoformat()
+    patient = store.create_patient(document, validated(document), name="Last Cycle")
+    url = f"{live_server.url}/patients/{patient.pk}/"
+
+    page = signed_in("physician")
+    page.goto(url)
+    assert "proceed" in page.locator("#next-cycle h2").inner_text()
+    assert "5.92 GBq" in page.locator("#next-cycle h2").inner_text()
+    page.locator("#next-cycle form.sign button[type=submit]").click()
+    assert "decision signed" in page.locator(".messages").inner_text()
+
+    page = signed_in("technologist")
+    page.goto(url)
+    injected = timezone.localtime(timezone.now() - timedelta(hours=1))
+    page.fill("#id_injected_at", injected.strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#id_prescribed_gbq", "5.92")
+    page.fill("#id_before_gbq", "6.1")
+    page.fill("#id_before_at", (injected - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#id_residual_gbq", "0.1")
+    page.fill("#id_residual_at", (injected + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Record administration").click()
+    assert "GBq administered" in page.locator(".messages").inner_text()
+
+    page = signed_in("physician")
+    page.goto(url)
+    assert "complete" in page.locator("#next-cycle h2").inner_text()
+    page.locator("#next-cycle form.sign button[type=submit]").click()
+    assert "decision signed" in page.locator(".messages").inner_text()
+    assert "Completed" in page.locator("h1 .stage").inner_text()
+    page.goto(f"{live_server.url}/worklist/")
+    assert "Last Cycle" not in page.content()
+    assert patient.identifier not in page.content()
+
+    patient.refresh_from_db()
+    assert patient.stage == "completed"
+    assert len(patient.case["course"]["cycles"]) == 6
+    finals = list(
+        Decision.objects.filter(patient=patient, kind="next_cycle")
+        .order_by("signed_at", "pk")
+        .values_list("final_decision", flat=True)
+    )
+    assert finals == ["proceed", "complete"]
+    assert Administration.objects.filter(patient=patient, cycle_number=6).count() == 1

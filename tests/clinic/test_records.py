@@ -380,3 +380,28 @@ def test_a_physicist_records_image_dosimetry_for_a_given_cycle(
     assert patient.version == 2
     page = client_for("viewer").get(f"/patients/{patient.pk}/")
     assert b"Measured absorbed dose summed over cycles 2" in page.content
+
+
+def test_a_cycle_given_on_its_planned_day_is_recorded(
+    client_for: Callable[[str], Client],
+) -> None:
+    # Cycle 3 of 21-course-proceed given on the day it was planned: the plan it fulfils
+    # must not be checked against it ("planned date not after the last cycle"); the next
+    # cycle is planned 6 weeks on.
+    from lutetia.services.course import validated
+    from tests.clinic.conftest import example
+
+    injected = timezone.localtime(timezone.now() - timedelta(hours=2))
+    document = example("21-course-proceed.json", store.today())
+    document["course"]["planned_date"] = injected.date().isoformat()
+    patient = store.create_patient(document, validated(document), name="On Time")
+    response = post(
+        client_for("technologist"),
+        f"/patients/{patient.pk}/administrations/",
+        _administration(patient),
+    )
+    assert response.status_code == 302, _messages(response)
+    patient.refresh_from_db()
+    course = patient.case["course"]
+    assert [c["number"] for c in course["cycles"]] == [1, 2, 3]
+    assert course["planned_date"] == (injected.date() + timedelta(weeks=6)).isoformat()

@@ -8,6 +8,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -234,7 +235,7 @@ def record_administration(
     plan is cleared.
     """
     from lutetia.protection.activity import administered_activity
-    from lutetia.services.course import jsonable, validated, with_entry
+    from lutetia.services.course import jsonable, with_entry
 
     check_can_administer(patient, readings.injected_at)
 
@@ -252,17 +253,20 @@ def record_administration(
         "date": jsonable(readings.injected_at),
         "activity_gbq": round(result.administered_gbq, 4),
     }
-    document, _ = with_entry(patient.case, "cycles", entry, today())
-    course = document["course"]
+    # The plan moves on before the cycle is added, and the result is validated once: the
+    # cycle given on its planned day must not meet the plan it fulfils ("planned date not
+    # after the last cycle").
+    planned = copy.deepcopy(patient.case)
+    course = planned.get("course") or {}
+    planned["course"] = course
     course.pop("planned_date", None)
     course.pop("planned_activity_gbq", None)
     rules = engine_settings().ruleset
     if number < rules.max_cycles:
         course["planned_date"] = (readings.injected_at + rules.interval).date().isoformat()
         course["planned_activity_gbq"] = readings.prescribed_gbq
-    saved = save_case(
-        patient, document, validated(document), read_version, reason=f"cycle {number} given"
-    )
+    document, case = with_entry(planned, "cycles", entry, today())
+    saved = save_case(patient, document, case, read_version, reason=f"cycle {number} given")
     return Administration.objects.create(
         patient=saved,
         cycle_number=number,
