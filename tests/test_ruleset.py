@@ -342,3 +342,27 @@ def test_the_module_has_no_public_numbers_outside_the_profile() -> None:
         and not isinstance(value, bool)
     ]
     assert loose == []
+
+
+def test_messages_state_the_numbers_of_the_profile_in_force() -> None:
+    # The class of defect: a message typed with the published number ("below 30 mL/min",
+    # "reduce by 20 %") beside a threshold from the profile. Under the published profile the
+    # messages are the reviewed ones (tests/test_golden.py); under a site's they follow it.
+    rules = profile(gfr_failure_below_ml_min=35, reduction_factor=0.7, consent_lead_h=48.0)
+    data = copy.deepcopy(SELECTION)
+    for lab in data["labs"]:
+        if lab["analyte"] == "egfr":
+            lab["value"] = 33.0
+    data["consent"] = {}
+    found = codes(assess_case(case_from_mapping(data), Settings(ruleset=rules)))
+    assert "below 35 mL/min" in found["contraindication.organ_failure.gfr"]["message"]
+    assert (
+        "discontinue if eGFR falls below 35 mL/min"
+        in (found["precaution.reduced_renal_function"]["message"])
+    )
+    assert "required, 48 h before the first cycle" in found["consent.missing"]["message"]
+    course = json.loads((EXAMPLES / "23-course-grade2-scheduled.json").read_text())
+    decided = codes(decide_next_cycle(case_from_mapping(course), Settings(ruleset=rules)))
+    assert (
+        "reduce the activity by 30 %" in decided["toxicity.hematologic_grade2_scheduled"]["message"]
+    )

@@ -35,7 +35,7 @@ from lutetia.clinical.renal import egfr_ckd_epi_2021
 from lutetia.guideline.catalogue import finding
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Decision, Finding, Quantity, Threshold
-from lutetia.guideline.ruleset import Ruleset
+from lutetia.guideline.ruleset import Ruleset, in_words
 from lutetia.guideline.selection import (
     LABEL,
     REQUIRED_LABS,
@@ -188,7 +188,8 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         yield finding(
             "toxicity.hematologic_grade3_interim",
             f"Grade {interim.grade} {_TERM_OF[interim.analyte]} at the interim test on "
-            f"{interim.day.isoformat()} ({interim.seen()}): postpone the next cycle by 2 weeks, "
+            f"{interim.day.isoformat()} ({interim.seen()}): postpone the next cycle by "
+            f"{in_words(ctx.rules.postponement)}, "
             f"to {later}; it may then be cancelled if there is no recovery.",
             value=Quantity(interim.grade, "{grade}"),
             threshold=Threshold(ctx.rules.hematologic_interim_grade_at_least, "{grade}", ">="),
@@ -206,7 +207,7 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         if scheduled.grade >= ctx.rules.hematologic_scheduled_postpone_grade_at_least:
             yield finding(
                 "toxicity.hematologic_grade2_scheduled",
-                what + f"postpone by 2 weeks, to {later}.",
+                what + f"postpone by {in_words(ctx.rules.postponement)}, to {later}.",
                 value=Quantity(scheduled.grade, "{grade}"),
                 threshold=Threshold(
                     ctx.rules.hematologic_scheduled_grade_at_least, "{grade}", ">="
@@ -217,7 +218,7 @@ def hematologic(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         else:
             yield finding(
                 "toxicity.hematologic_grade2_scheduled",
-                what + "reduce the activity by 20 % (or postpone).",
+                what + f"reduce the activity by {_reduction(ctx)} % (or postpone).",
                 value=Quantity(scheduled.grade, "{grade}"),
                 threshold=Threshold(
                     ctx.rules.hematologic_scheduled_grade_at_least, "{grade}", ">="
@@ -251,7 +252,7 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         yield finding(
             "discontinue.gfr",
             f"GFR {show(gfr.value_ml_min, gfr.unit)} on {gfr.day.isoformat()} ({gfr.note}) "
-            "is below 30 mL/min: discontinue RLT.",
+            f"is below {failure:g} mL/min: discontinue RLT.",
             value=Quantity(gfr.value_ml_min, gfr.unit),
             threshold=Threshold(failure, gfr.unit, "<"),
         )
@@ -279,7 +280,7 @@ def renal(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 "toxicity.egfr_loss",
                 f"eGFR {show(current, 'mL/min/{1.73_m2}')} on {current_day.isoformat()} ({how}) "
                 f"is {100 * loss:.0f} % below {label} ({show(ref_value, 'mL/min/{1.73_m2}')} on "
-                f"{ref_day.isoformat()}): reduce the activity by 20 %.",
+                f"{ref_day.isoformat()}): reduce the activity by {_reduction(ctx)} %.",
                 value=Quantity(100 * loss, "%"),
                 threshold=Threshold(100 * ctx.rules.egfr_loss_above, "%", ">"),
             )
@@ -423,8 +424,8 @@ def gcsf(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         if treatment.end is None:
             yield finding(
                 "toxicity.gcsf_interval",
-                f"{treatment.name} (G-CSF) is ongoing: stop it at least 2 weeks before the "
-                "injection; postpone.",
+                f"{treatment.name} (G-CSF) is ongoing: stop it at least "
+                f"{in_words(ctx.rules.gcsf_gap)} before the injection; postpone.",
                 value=Quantity(None, "d"),
                 threshold=Threshold(ctx.rules.gcsf_gap.days, "d", "<"),
                 details={"treatment_index": i, "earliest": None},
@@ -436,7 +437,8 @@ def gcsf(ctx: Context, plan: _Plan) -> Iterator[Finding]:
             yield finding(
                 "toxicity.gcsf_interval",
                 f"{treatment.name} (G-CSF) ended {treatment.end.isoformat()}, {gap.days} days "
-                f"before the planned injection: at least 14 days are needed; postpone to "
+                f"before the planned injection: at least {ctx.rules.gcsf_gap.days} days are "
+                "needed; postpone to "
                 f"{earliest.isoformat()}.",
                 value=Quantity(gap.days, "d"),
                 threshold=Threshold(ctx.rules.gcsf_gap.days, "d", "<"),
@@ -450,15 +452,17 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     given = len(plan.cycles)
     if given >= ctx.rules.max_cycles:
         individual = course is not None and course.individual_dosimetry
+        end = _span(ctx.rules.end_follow_up_from, ctx.rules.end_follow_up_until)
         yield finding(
             "regimen.max_cycles",
             f"{given} cycles given: "
             + (
-                "beyond the approved 6, planned under patient-individual dosimetry."
+                f"beyond the approved {ctx.rules.max_cycles}, planned under patient-individual "
+                "dosimetry."
                 if individual
-                else "the approved maximum of 6 is reached; the course is complete. Follow-up: "
-                "blood counts and creatinine 4–6 weeks after the last cycle, PSA 4–6 weeks "
-                "after the end, restaging."
+                else f"the approved maximum of {ctx.rules.max_cycles} is reached; the course is "
+                f"complete. Follow-up: blood counts and creatinine {end} after the last cycle, "
+                f"PSA {end} after the end, restaging."
             ),
             value=Quantity(given),
             threshold=Threshold(ctx.rules.max_cycles, None, ">="),
@@ -478,12 +482,12 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 "regimen.interval",
                 ("The planned date" if plan.dated else "as_of (no planned date is given)")
                 + f" is {interval.days} days ({interval.days / 7:.1f} weeks) after "
-                f"cycle {plan.last.number}: outside the approved 6 ± 1 weeks; "
-                + (
-                    "still within the 4–10 weeks reported in practice."
-                    if practice
-                    else "also outside the 4–10 weeks reported in practice."
-                ),
+                f"cycle {plan.last.number}: outside the approved "
+                f"{_weeks(ctx.rules.interval)} ± {_weeks(ctx.rules.interval_tolerance)} weeks; "
+                + ("still within" if practice else "also outside")
+                + " the "
+                + _span(ctx.rules.practice_interval_low, ctx.rules.practice_interval_high)
+                + " reported in practice.",
                 value=Quantity(interval.days, "d"),
                 threshold=Threshold([low.days, high.days], "d", "not in"),
             )
@@ -502,8 +506,9 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
         return
     yield finding(
         "regimen.activity_range",
-        f"Planned activity {activity:g} GBq is {where} and not explained by a 20 % reduction: "
-        "outside the 6–9.3 GBq used in practice (approved: 7.4 GBq).",
+        f"Planned activity {activity:g} GBq is {where} and not explained by a "
+        f"{_reduction(ctx)} % reduction: outside the {low_a:g}–{high_a:g} GBq used in practice "
+        f"(approved: {ctx.rules.approved_activity_gbq:g} GBq).",
         value=Quantity(activity, "GBq"),
         threshold=Threshold([low_a, high_a], "GBq", "not in"),
     )
@@ -590,8 +595,9 @@ def _psa_progression(
     if early:
         yield finding(
             "response.psa_flare_window",
-            f"{len(early)} PSA value(s) before {reliable_from.isoformat()} (2 weeks after the "
-            "2nd cycle) may reflect flare-up or delayed response.",
+            f"{len(early)} PSA value(s) before {reliable_from.isoformat()} "
+            f"({in_words(rules.psa_reliable_after)} after the 2nd cycle) may reflect flare-up "
+            "or delayed response.",
             value=Quantity([v.day.isoformat() for v in early]),
         )
     late = [v for v in after if v.day >= reliable_from]
@@ -615,6 +621,23 @@ def _psa_progression(
                 threshold=Threshold(limit, "ng/mL", ">"),
                 details={"nadir_date": nadir.day.isoformat()},
             )
+
+
+def _reduction(ctx: Context) -> str:
+    """The reduction in per cent, as a message states it ("20")."""
+    return f"{100 * (1 - ctx.rules.reduction_factor):.0f}"
+
+
+def _weeks(duration: timedelta) -> str:
+    """A duration in weeks without the unit ("6", "0.5")."""
+    return f"{duration.days / 7:g}"
+
+
+def _span(start: timedelta, end: timedelta) -> str:
+    """A window in words: "4–6 weeks", "10–21 days"."""
+    if start.days % 7 == 0 and end.days % 7 == 0:
+        return f"{start.days // 7}–{end.days // 7} weeks"
+    return f"{start.days}–{end.days} days"
 
 
 def _psa(view: LabView) -> float:
@@ -666,9 +689,10 @@ def lab_panel(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     if stale:
         yield finding(
             "labs.stale",
-            f"Older than 5 days at the planned date {plan.planned.isoformat()}: "
+            f"Older than {ctx.rules.stale_after_days} days at the planned date "
+            f"{plan.planned.isoformat()}: "
             + ", ".join(f"{LABEL[a]} ({d})" for a, d in stale.items())
-            + ". Redraw within 5 days before the cycle.",
+            + f". Redraw within {ctx.rules.stale_after_days} days before the cycle.",
             value=Quantity(stale),
             threshold=Threshold(ctx.rules.stale_after_days, "d", ">"),
             decision=decision,

@@ -409,3 +409,12 @@ def ruleset_from_provenance(provenance: Mapping[str, Any]) -> Ruleset:
         },
         source="ruleset",
     )
+
+
+def in_words(duration: timedelta) -> str:
+    """A duration of the ruleset as a message states it: "4 weeks", "1 week", "10 days"."""
+    days = duration.days
+    if days % 7 == 0:
+        count = days // 7
+        return f"{count} week{'s' if count != 1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"

@@ -24,7 +24,7 @@ from lutetia.clinical.psa import PsaValue, doubling_time
 from lutetia.guideline.catalogue import RULES, finding
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Finding, Quantity, Threshold
-from lutetia.guideline.ruleset import EANM_SNMMI_2023, Ruleset
+from lutetia.guideline.ruleset import EANM_SNMMI_2023, Ruleset, in_words
 from lutetia.units import Analyte
 
 Recommendation = Literal["recommended", "consider", "not_recommended", "insufficient_data"]
@@ -122,8 +122,10 @@ def disease_status(ctx: Context) -> Iterator[Finding]:
             yield finding(
                 "crpc.not_established",
                 f"Castration resistance is not recorded and the PSA series ({count} value"
-                f"{'s' if count != 1 else ''}) does not show two rises ≥ 2 weeks apart to "
-                "> 25 % over nadir; record it (new lesions on imaging count) or add PSA values.",
+                f"{'s' if count != 1 else ''}) does not show two rises ≥ "
+                f"{in_words(timedelta(days=ctx.rules.crpc_rise_gap_days_at_least))} apart to "
+                f"> {100 * ctx.rules.crpc_rise_over_nadir_above:g} % over nadir; record it "
+                "(new lesions on imaging count) or add PSA values.",
                 value=Quantity(None),
                 threshold=Threshold(100 * ctx.rules.crpc_rise_over_nadir_above, "%", ">"),
                 effect="insufficient",
@@ -382,7 +384,8 @@ def organ_failure(ctx: Context) -> Iterator[Finding]:
     if gfr is not None and gfr.value_ml_min < ctx.rules.gfr_failure_below_ml_min:
         yield finding(
             "contraindication.organ_failure.gfr",
-            f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is below 30 mL/min: risk of "
+            f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is below "
+            f"{ctx.rules.gfr_failure_below_ml_min:g} mL/min: risk of "
             "organ failure (relative contra-indication).",
             value=Quantity(gfr.value_ml_min, gfr.unit),
             threshold=Threshold(ctx.rules.gfr_failure_below_ml_min, gfr.unit, "<"),
@@ -397,7 +400,8 @@ def organ_failure(ctx: Context) -> Iterator[Finding]:
         yield finding(
             "contraindication.organ_failure.creatinine",
             f"Creatinine {show(creatinine.value, 'mg/dL')} {_when(creatinine)} is "
-            f"{show(creatinine.value / creatinine.uln)} × ULN (> 2 × ULN): risk of organ "
+            f"{show(creatinine.value / creatinine.uln)} × ULN "
+            f"(> {ctx.rules.creatinine_failure_above_x_uln:g} × ULN): risk of organ "
             "failure (relative contra-indication).",
             value=Quantity(creatinine.value, "mg/dL"),
             threshold=Threshold(
@@ -413,7 +417,8 @@ def organ_failure(ctx: Context) -> Iterator[Finding]:
         yield finding(
             "contraindication.organ_failure.liver",
             f"{LABEL[analyte]} {show(view.value, 'U/L')} {_when(view)} is "
-            f"{show(view.value / view.uln)} × ULN (> 5 × ULN): risk of organ failure "
+            f"{show(view.value / view.uln)} × ULN "
+            f"(> {ctx.rules.liver_failure_above_x_uln:g} × ULN): risk of organ failure "
             "(relative contra-indication).",
             value=Quantity(view.value, "U/L"),
             threshold=Threshold(ctx.rules.liver_failure_above_x_uln * view.uln, "U/L", ">"),
@@ -447,7 +452,8 @@ def precautions(ctx: Context) -> Iterator[Finding]:
         yield finding(
             "precaution.washout",
             f"{treatment.name} ({cls.replace('_', ' ')}) {weeks_text}: large-field EBRT, "
-            "chemotherapy and bone-seeking radiopharmaceuticals should be stopped ≥ 4 weeks "
+            "chemotherapy and bone-seeking radiopharmaceuticals should be stopped ≥ "
+            f"{in_words(ctx.rules.washout)} "
             "before RLT (red-marrow suppression).",
             value=Quantity(None if gap is None else gap.days, "d"),
             threshold=Threshold(ctx.rules.washout.days, "d", "<"),
@@ -458,9 +464,9 @@ def precautions(ctx: Context) -> Iterator[Finding]:
     if gfr is not None and low <= gfr.value_ml_min <= high:
         yield finding(
             "precaution.reduced_renal_function",
-            f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is 30–50 mL/min: clinical "
-            "experience is limited; monitor GFR from cycle to cycle and discontinue if eGFR "
-            "falls below 30 mL/min.",
+            f"GFR {show(gfr.value_ml_min, gfr.unit)} ({gfr.note}) is {low:g}–{high:g} mL/min: "
+            "clinical experience is limited; monitor GFR from cycle to cycle and discontinue "
+            f"if eGFR falls below {ctx.rules.gfr_failure_below_ml_min:g} mL/min.",
             value=Quantity(gfr.value_ml_min, gfr.unit),
             threshold=Threshold([low, high], gfr.unit, "in"),
             details={"gfr_source": gfr.source},
@@ -576,7 +582,8 @@ def imaging(ctx: Context) -> Iterator[Finding]:
         if large:
             yield finding(
                 "imaging.reference_uptake_missing",
-                f"{len(large)} lesion(s) ≥ 10 mm but neither parotid nor liver SUVmean is "
+                f"{len(large)} lesion(s) ≥ {ctx.rules.psma_negative_size_at_least_mm:g} mm "
+                "but neither parotid nor liver SUVmean is "
                 "recorded: the PSMA-negative exclusion cannot be checked.",
                 value=Quantity(len(large)),
             )
@@ -848,9 +855,9 @@ def lab_panel(ctx: Context) -> Iterator[Finding]:
             effect="insufficient" if stale_blocks else "informs",
         )
     for analyte, limit, why in (
-        ("creatinine", "uln", "creatinine > 2 × ULN"),
-        ("ast", "uln", "AST > 5 × ULN"),
-        ("alt", "uln", "ALT > 5 × ULN"),
+        ("creatinine", "uln", f"creatinine > {ctx.rules.creatinine_failure_above_x_uln:g} × ULN"),
+        ("ast", "uln", f"AST > {ctx.rules.liver_failure_above_x_uln:g} × ULN"),
+        ("alt", "uln", f"ALT > {ctx.rules.liver_failure_above_x_uln:g} × ULN"),
         ("alp", "uln", "ALP above ULN (prognostic)"),
         ("hemoglobin", "lln", "hemoglobin below LLN (prognostic)"),
     ):
@@ -919,8 +926,9 @@ def procedure(ctx: Context) -> Iterator[Finding]:
     if signed is None:
         yield finding(
             "consent.missing",
-            "No written informed consent is recorded (required, 24 h before the first cycle "
-            "depending on national legislation).",
+            "No written informed consent is recorded (required, "
+            f"{ctx.settings.lead_h:g} h before the first cycle depending on national "
+            "legislation).",
             value=Quantity(None),
         )
     elif first is not None and not consent_ok(signed, first, ctx.settings.lead_h):
