@@ -205,8 +205,11 @@ def test_a_site_profile_is_rebuilt_from_a_document_alone() -> None:
     assert rebuilt == rules
     assert rebuilt.washout == timedelta(weeks=6)
     assert rebuilt.thresholds()["washout"] == "P6W"
-    with pytest.raises(BadInputError, match="ruleset"):
+    with pytest.raises(BadInputError, match="version '0' is not built in"):
         ruleset_from_provenance({"name": "eanm-snmmi-2023", "version": "0", "based_on": None})
+    with pytest.raises(BadInputError) as caught:
+        ruleset_from_provenance({**rules.provenance(), "changes": {"washout": "P0D"}})
+    assert caught.value.field == "changes.washout"
 
 
 def test_thresholds_are_json_ready() -> None:
@@ -248,6 +251,43 @@ def test_a_bad_change_is_refused_naming_it(change: dict[str, object], field: str
     with pytest.raises(BadInputError) as caught:
         ruleset_from_mapping(site(**change))
     assert caught.value.field == field, caught.value
+    assert isinstance(caught.value.reason, str)
+    assert len(caught.value.reason) > 10, caught.value.reason
+
+
+def test_the_errors_say_what_is_wrong() -> None:
+    with pytest.raises(BadInputError, match=r"ISO 8601 days or weeks \('P28D', 'P4W'\)"):
+        ruleset_from_mapping(site(interval="6w"))
+    with pytest.raises(BadInputError, match=r"P2W is above ruleset\.interim_labs_until \(P1W\)"):
+        ruleset_from_mapping(site(interim_labs_from="P2W", interim_labs_until="P1W"))
+    with pytest.raises(BadInputError, match="a fraction: it must lie in"):
+        ruleset_from_mapping(site(reduction_factor=2))
+
+
+def test_the_edges_of_the_ranges_are_allowed() -> None:
+    # A fraction may be 1 (no reduction at all), a grade 1 or 5; the version is the file's.
+    rules = profile(
+        reduction_factor=1.0,
+        hematologic_scheduled_grade_at_least=1,
+        life_threatening_grade_at_least=5,
+    )
+    assert (rules.reduction_factor, rules.version, rules.based_on) == (1.0, "3", "eanm-snmmi-2023")
+    assert rules.hematologic_scheduled_grade_at_least == 1
+    assert rules.life_threatening_grade_at_least == 5
+    with pytest.raises(BadInputError, match=r"ruleset\.washout"):
+        Ruleset(washout=timedelta(days=28, hours=12))
+    with pytest.raises(BadInputError, match=r"ruleset\.washout"):
+        Ruleset(washout=timedelta(days=28, microseconds=1))
+    with pytest.raises(BadInputError) as caught:
+        Ruleset(name=" ")
+    assert (caught.value.field, caught.value.reason) == ("ruleset.name", "a profile needs a name")
+
+
+def test_a_window_of_one_day_is_a_window() -> None:
+    # Ordered pairs may be equal (low ≤ high): a SPECT on day 1 exactly.
+    rules = profile(spect_from="P1D", spect_until="P1D", interim_labs_from="P3W")
+    assert rules.spect_from == rules.spect_until == timedelta(days=1)
+    assert rules.interim_labs_from == rules.interim_labs_until
 
 
 @pytest.mark.parametrize(
@@ -271,6 +311,7 @@ def test_a_bad_profile_document_is_refused_naming_the_key(
     with pytest.raises(BadInputError) as caught:
         ruleset_from_mapping(document)
     assert caught.value.field == field, caught.value
+    assert len(caught.value.reason) > 10, caught.value.reason
     with pytest.raises(BadInputError):
         ruleset_from_mapping([document])
 
@@ -285,12 +326,25 @@ def test_the_profile_object_cannot_be_built_invalid() -> None:
 
 
 def test_load_ruleset_refuses_what_it_cannot_read(tmp_path: Path) -> None:
-    with pytest.raises(BadInputError, match="--ruleset"):
+    with pytest.raises(BadInputError, match="is neither a built-in profile") as caught:
         load_ruleset(str(tmp_path / "absent.json"))
+    assert caught.value.field == "--ruleset"
     broken = tmp_path / "broken.json"
     broken.write_text("{")
-    with pytest.raises(BadInputError, match="cannot read the ruleset"):
+    with pytest.raises(BadInputError, match="cannot read the ruleset") as caught:
         load_ruleset(str(broken))
+    assert caught.value.field == str(broken)
+    listed = tmp_path / "list.json"
+    listed.write_text("[]")
+    with pytest.raises(BadInputError, match="one JSON object") as caught:
+        load_ruleset(str(listed))
+    assert caught.value.field == str(listed)
+    with pytest.raises(BadInputError) as caught:
+        ruleset_from_provenance({"name": "nowhere", "version": "1", "based_on": None})
+    assert caught.value.field == "ruleset"
+    with pytest.raises(BadInputError, match="expected a duration") as caught:
+        Ruleset(washout=28)  # type: ignore[arg-type]
+    assert caught.value.field == "ruleset.washout"
     good = tmp_path / "site.json"
     good.write_text(json.dumps(site(stale_after_days=4)))
     assert load_ruleset(str(good)).stale_after_days == 4
