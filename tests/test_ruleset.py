@@ -420,3 +420,18 @@ def test_messages_state_the_numbers_of_the_profile_in_force() -> None:
     assert (
         "reduce the activity by 30 %" in decided["toxicity.hematologic_grade2_scheduled"]["message"]
     )
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [
+        (1, "1 day"),
+        (2, "2 days"),
+        (10, "10 days"),
+        (7, "1 week"),
+        (14, "2 weeks"),
+        (84, "12 weeks"),
+    ],
+)
+def test_durations_in_words(days: int, words: str) -> None:
+    assert rs.in_words(timedelta(days=days)) == words
