@@ -23,6 +23,7 @@ from django.utils import timezone
 from lutetia.cases.model import Case
 from lutetia.clinic.models import (
     Administration,
+    CareTeam,
     Decision,
     DoseRateReading,
     DosimetryStudy,
@@ -60,6 +61,8 @@ def team_filter(user: Any, prefix: str = "") -> Q:
     """The patients ``user`` may see, as a filter on a model reached by ``prefix``
     (``""`` for Patient, ``"patient__"`` for a row that belongs to one): those of no
     care team, and those of the user's teams (:class:`~lutetia.clinic.models.CareTeam`)."""
+    if not CareTeam.objects.exists():
+        return Q()  # a department without teams: every patient is in the common pool
     teams = list(user.care_teams.values_list("pk", flat=True)) if user.is_authenticated else []
     return Q(**{f"{prefix}team__isnull": True}) | Q(**{f"{prefix}team__in": teams})
 
