@@ -899,8 +899,20 @@ def test_every_model_alone_agrees_with_numpy(points: int, weighted: bool) -> Non
             patch.setattr(batch, "_ONE_BY_ONE", 0)
             numpy_fits = batch.fit_models(times, y, model, sd_mbq=sd)
         python_fits = batch.fit_models(times, y, model, sd_mbq=sd)
-        np.testing.assert_array_equal(python_fits.status, numpy_fits.status)
-        ok = python_fits.status == Status.OK
+        # The statuses agree, except in a flat valley: where one path's fit is undetermined
+        # (a relative SD of 0.5 or more, up to infinite) the other may stop on "fit failed";
+        # which one does depends on the last digits of the arithmetic (seen for the
+        # tri-exponential of TAC 5, 8 points, unweighted, on one machine and not another).
+        differ = python_fits.status != numpy_fits.status
+        for i in np.flatnonzero(differ):
+            pair = {int(python_fits.status[i]), int(numpy_fits.status[i])}
+            assert pair == {Status.OK, Status.FIT_FAILED}, (model, i, pair)
+            undetermined = max(
+                python_fits.max_relative_sd[i] if python_fits.status[i] == Status.OK else 0,
+                numpy_fits.max_relative_sd[i] if numpy_fits.status[i] == Status.OK else 0,
+            )
+            assert undetermined >= 0.5, (model, i, undetermined)
+        ok = (python_fits.status == Status.OK) & ~differ
         # In a flat valley (the tri-exponential on 8 points: relative SDs of 10⁵) the SSRs
         # differ by up to 1.2e-6 of it.
         assert python_fits.ssr[ok] == pytest.approx(numpy_fits.ssr[ok], rel=1e-4)
@@ -995,3 +1007,44 @@ def test_the_step_solver_is_lapacks(k: int, seed: int, log_damping: float) -> No
     with pytest.raises(np.linalg.LinAlgError):
         np.linalg.solve(singular, rhs)
     assert not small_batch._solve(singular.tolist(), np.diag(singular).tolist(), rhs.tolist())[1]
+
+
+def _outcome(fit: Any, *args: Any, **kwargs: Any) -> str:
+    """A fit's result, or the exception it raised, as text (NaN equal to NaN)."""
+    try:
+        return repr(fit(*args, **kwargs))
+    except (ZeroDivisionError, OverflowError, ValueError) as error:
+        return type(error).__name__
+
+
+@settings(max_examples=80)
+@given(
+    st.one_of(any_tac, tacs.map(lambda case: [float(v) for v in _tac(case)[0]])),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_unrolled_fits_are_the_loop_to_the_last_bit(
+    values: list[float], weighted: bool, second: bool
+) -> None:
+    """The bi-exponential and uptake–washout Levenberg–Marquardt unrolled into local floats
+    (small_batch._levenberg_marquardt_bi, _uptake: what makes one organ TAC fast) end where
+    the loop for any model ends, bit for bit (parameters, SSR, converged) or raise alike:
+    from either start, weighted or not, on generated and on arbitrary data (held
+    parameters, idle components revived)."""
+    from lutetia.dosimetry import small_batch
+
+    t = list(TIMES)
+    w = [1 / (0.05 * v + 0.01) for v in values] if weighted else None
+    weighted_y = values if w is None else [v * wi for v, wi in zip(values, w, strict=True)]
+    floor = 1e-28 * sum(v * v for v in weighted_y)
+    unrolled: dict[ModelName, Any] = {
+        "bi": small_batch._levenberg_marquardt_bi,
+        "uptake_washout": small_batch._levenberg_marquardt_uptake,
+    }
+    for model, fit in unrolled.items():
+        lower, upper = small_batch._bounds(model, LAMBDA_PHYS)
+        first, fallback = small_batch._start_values(model, t, values, LAMBDA_PHYS)
+        start = small_batch._inside(fallback if second else first, fallback, lower, upper)
+        kwargs = {"t": t, "y": values, "w": w, "bounds": (lower, upper), "floor": floor}
+        loop = _outcome(small_batch._levenberg_marquardt_any, model, start, **kwargs)
+        assert _outcome(fit, start, **kwargs) == loop, model

@@ -105,8 +105,9 @@ _MAX_DAMPING: Final[float] = 1e30
 #: Up to this many TACs a step is solved by LAPACK per TAC, above by vectorised Cholesky.
 _SMALL_BATCH: Final[int] = 256
 #: Up to this many TACs are fitted one at a time in Python floats (:mod:`small_batch`):
-#: 1.6–1.8 ms CPU per 6-point TAC (every model with its uncertainty), against 9 ms (2 TACs),
-#: 2.9 ms (16), 1.7 ms (32) and 0.6 ms (128) per TAC with numpy (measured 2026-12-02).
+#: about 1.4 ms CPU per 6-point TAC (every model with its uncertainty; 1.6–1.8 ms before
+#: the unrolled fits), against 9 ms (2 TACs), 2.9 ms (16), 1.7 ms (32) and 0.6 ms (128) per
+#: TAC with numpy (measured 2026-12-02).
 _ONE_BY_ONE: Final[int] = 32
 
 

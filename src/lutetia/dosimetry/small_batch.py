@@ -4,8 +4,8 @@
 (one organ TAC, a study's regions) numpy's cost per call, a few microseconds on
 arrays of six numbers, is nearly all of the time: a batch of one took 12–20 ms,
 about 90 Levenberg–Marquardt iterations of some 50 numpy calls each. This module
-runs the same algorithm for one TAC with Python floats and :mod:`math`, about ten
-times faster: the same starts, the same Levenberg–Marquardt steps (damping, active
+runs the same algorithm for one TAC with Python floats and :mod:`math`, many times
+faster (benchmarks/README.md): the same starts, the same Levenberg–Marquardt steps (damping, active
 set, clipping, revival of idle components, every stopping test and constant of
 :func:`lutetia.dosimetry.batch._levenberg_marquardt`, imported from there), the same
 profiled Newton iteration for the mono-exponential
@@ -15,6 +15,11 @@ and GUM uncertainty. Only the rounding differs: a step's damped normal equations
 (here too where rounding makes Cholesky fail), and sums run point by point. So the
 two agree to rounding where a fit is determined, and within the flat valley of the
 SSR where it is not: both stop at some point of it (tests/test_dosimetry_batch.py).
+The bi-exponential and uptake–washout, which take nearly all of the iterations, run
+Levenberg–Marquardt unrolled into local floats (:func:`_levenberg_marquardt_bi`,
+:func:`_levenberg_marquardt_uptake`): the operations of the loop for any model
+(:func:`_levenberg_marquardt_any`, which fits the tri-exponential) on the same numbers in
+the same order, so the same results to the last bit, with less interpreter work.
 
 Where Python raises for what numpy turns into inf or NaN (a division by zero, an
 overflowing exponential) the model's fit of that TAC is handed to the numpy engine
@@ -30,13 +35,29 @@ from math import isnan
 from operator import add, mul
 from typing import TYPE_CHECKING, Final
 
-from lutetia.dosimetry.kinetics import MAX_LAMBDA_PER_H, PARAMETER_COUNT, ModelName
+from lutetia.dosimetry.batch import (
+    _FTOL,
+    _GTOL,
+    _MAX_DAMPING,
+    _VALLEY,
+    _WINDOW,
+    _XTOL,
+    MAX_ITERATIONS,
+)
+from lutetia.dosimetry.kinetics import (
+    AICC_PREFERENCE,
+    MAX_LAMBDA_PER_H,
+    PARAMETER_COUNT,
+    ModelName,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 Vector = list[float]
 Matrix = list[list[float]]
+#: (−tᵢ, yᵢ, wᵢ) for each point.
+Points = list[tuple[float, float, float]]
 
 _INF: Final[float] = math.inf
 _NAN: Final[float] = math.nan
@@ -118,21 +139,30 @@ def _evaluate_mono(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float, V
     return ssr, [g0, g1], [[n00, n10], [n10, n11]]
 
 
-def _evaluate_bi(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float, Vector, Matrix]:
-    """:func:`_evaluate` of the bi-exponential in one pass over the points, every element
-    rounded as numpy's: r = (A₁e₁ + A₂e₂ − y)·w, ∂/∂Aⱼ = eⱼ·w, ∂/∂λⱼ = (−t·(Aⱼeⱼ))·w."""
+def _points(t: Vector, y: Vector, w: Vector) -> Points:
+    """(−tᵢ, yᵢ, wᵢ) for each point, the form :func:`_bi_terms` and :func:`_uptake_terms`
+    read fastest."""
+    return [(-ti, yi, wi) for ti, yi, wi in zip(t, y, w, strict=True)]
+
+
+def _bi_terms(a1: float, l1: float, a2: float, l2: float, points: Points) -> tuple[float, ...]:
+    """SSR, Jᵀr (4) and JᵀJ's lower triangle by rows (n₀₀, n₁₀, n₁₁, n₂₀, …, n₃₃: 10) of
+    the bi-exponential at (A₁, λ₁, A₂, λ₂) in one pass over the points (:func:`_points`),
+    every element rounded as numpy's: r = (A₁e₁ + A₂e₂ − y)·w, ∂/∂Aⱼ = eⱼ·w,
+    ∂/∂λⱼ = (−t·(Aⱼeⱼ))·w (eⱼ = e^{−λⱼt})."""
     exp = math.exp
-    a1, l1, a2, l2 = p
     ssr = g0 = g1 = g2 = g3 = 0.0
     n00 = n10 = n11 = n20 = n21 = n22 = n30 = n31 = n32 = n33 = 0.0
-    for ti, yi, wi in zip(t, y, w, strict=True):
-        u = exp(-ti * l1)
-        v = exp(-ti * l2)
-        r = (a1 * u + a2 * v - yi) * wi
+    for nti, yi, wi in points:
+        u = exp(nti * l1)
+        v = exp(nti * l2)
+        au = a1 * u
+        av = a2 * v
+        r = (au + av - yi) * wi
         j0 = u * wi
-        j1 = -ti * (a1 * u) * wi
+        j1 = nti * au * wi
         j2 = v * wi
-        j3 = -ti * (a2 * v) * wi
+        j3 = nti * av * wi
         ssr += r * r
         g0 += j0 * r
         g1 += j1 * r
@@ -148,6 +178,14 @@ def _evaluate_bi(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float, Vec
         n31 += j3 * j1
         n32 += j3 * j2
         n33 += j3 * j3
+    return ssr, g0, g1, g2, g3, n00, n10, n11, n20, n21, n22, n30, n31, n32, n33
+
+
+def _evaluate_bi(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float, Vector, Matrix]:
+    """:func:`_evaluate` of the bi-exponential (:func:`_bi_terms`)."""
+    a1, l1, a2, l2 = p
+    terms = _bi_terms(a1, l1, a2, l2, _points(t, y, w))
+    ssr, g0, g1, g2, g3, n00, n10, n11, n20, n21, n22, n30, n31, n32, n33 = terms
     normal = [
         [n00, n10, n20, n30],
         [n10, n11, n21, n31],
@@ -157,23 +195,24 @@ def _evaluate_bi(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float, Vec
     return ssr, [g0, g1, g2, g3], normal
 
 
-def _evaluate_uptake(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float, Vector, Matrix]:
-    """:func:`_evaluate` of uptake–washout in one pass over the points, every element
-    rounded as numpy's: d = e_w − e_u, r = (A₀d − y)·w, ∂/∂A₀ = d·w, ∂/∂λ_w = (tA₀·(−d))·w,
-    ∂/∂Δ = (tA₀·e_u)·w."""
+def _uptake_terms(a0: float, lw: float, extra: float, points: Points) -> tuple[float, ...]:
+    """SSR, Jᵀr (3) and JᵀJ's lower triangle by rows (n₀₀, n₁₀, n₁₁, n₂₀, n₂₁, n₂₂) of
+    uptake–washout at (A₀, λ_w, Δ = λ_u − λ_w) in one pass over the points,
+    every element rounded as numpy's: d = e_w − e_u, r = (A₀d − y)·w, ∂/∂A₀ = d·w,
+    ∂/∂λ_w = (tA₀·(−d))·w, ∂/∂Δ = (tA₀·e_u)·w; here (−tA₀)·d and (−(−tA₀))·e_u, the same
+    numbers (negation is exact)."""
     exp = math.exp
-    a0, lw, extra = p
     lu = lw + extra
     ssr = g0 = g1 = g2 = 0.0
     n00 = n10 = n11 = n20 = n21 = n22 = 0.0
-    for ti, yi, wi in zip(t, y, w, strict=True):
-        f = exp(-ti * lu)
-        d = exp(-ti * lw) - f
+    for nti, yi, wi in points:
+        f = exp(nti * lu)
+        d = exp(nti * lw) - f
         r = (a0 * d - yi) * wi
-        at = ti * a0
+        nat = nti * a0
         j0 = d * wi
-        j1 = at * -d * wi
-        j2 = at * f * wi
+        j1 = nat * d * wi
+        j2 = -nat * f * wi
         ssr += r * r
         g0 += j0 * r
         g1 += j1 * r
@@ -184,6 +223,13 @@ def _evaluate_uptake(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float,
         n20 += j2 * j0
         n21 += j2 * j1
         n22 += j2 * j2
+    return ssr, g0, g1, g2, n00, n10, n11, n20, n21, n22
+
+
+def _evaluate_uptake(p: Vector, t: Vector, y: Vector, w: Vector) -> tuple[float, Vector, Matrix]:
+    """:func:`_evaluate` of uptake–washout (:func:`_uptake_terms`)."""
+    a0, lw, extra = p
+    ssr, g0, g1, g2, n00, n10, n11, n20, n21, n22 = _uptake_terms(a0, lw, extra, _points(t, y, w))
     return ssr, [g0, g1, g2], [[n00, n10, n20], [n10, n11, n21], [n20, n21, n22]]
 
 
@@ -360,14 +406,16 @@ def _solve_lu(a: Matrix, x: Vector) -> tuple[Vector, bool]:
     return x, finite
 
 
-def _spd3(m: Matrix, diagonal: Vector, b: Vector) -> Vector | None:
-    """x with M x = b by Cholesky for a 3 × 3 M (the lower triangle of ``m`` below its
-    diagonal, the diagonal from ``diagonal``); None unless every pivot is positive."""
-    sqrt = math.sqrt
-    a00, a11, a22 = diagonal
-    a10, a20, a21 = m[1][0], m[2][0], m[2][1]
+def _cholesky3(  # noqa: PLR0917 - unrolled: the elements themselves, no container per step
+    a10: float, a20: float, a21: float, a00: float, a11: float, a22: float,
+    b0: float, b1: float, b2: float,
+) -> tuple[float, float, float] | None:  # fmt: skip
+    """x with M x = b by Cholesky (M = LLᵀ, then Lz = b, Lᵀx = z) for a 3 × 3 M given by
+    its lower triangle below the diagonal (aᵢⱼ, i > j) and its diagonal; None unless every
+    pivot is positive."""
     if not a00 > 0:
         return None
+    sqrt = math.sqrt
     l00 = sqrt(a00)
     l10, l20 = a10 / l00, a20 / l00
     s = a11 - l10 * l10
@@ -379,40 +427,40 @@ def _spd3(m: Matrix, diagonal: Vector, b: Vector) -> Vector | None:
     if not s > 0:
         return None
     l22 = sqrt(s)
-    b0, b1, b2 = b
     z0 = b0 / l00
     z1 = (b1 - l10 * z0) / l11
     z2 = (b2 - l20 * z0 - l21 * z1) / l22
     x2 = z2 / l22
     x1 = (z1 - l21 * x2) / l11
-    return [(z0 - l10 * x1 - l20 * x2) / l00, x1, x2]
+    return (z0 - l10 * x1 - l20 * x2) / l00, x1, x2
 
 
-def _spd4(m: Matrix, diagonal: Vector, b: Vector) -> Vector | None:
-    """:func:`_spd3` for a 4 × 4 M."""
-    sqrt = math.sqrt
-    _, r1, r2, r3 = m
-    a00, a11, a22, a33 = diagonal
+def _cholesky4(  # noqa: PLR0917 - unrolled: the elements themselves, no container per step
+    a10: float, a20: float, a21: float, a30: float, a31: float, a32: float,
+    a00: float, a11: float, a22: float, a33: float,
+    b0: float, b1: float, b2: float, b3: float,
+) -> tuple[float, float, float, float] | None:  # fmt: skip
+    """:func:`_cholesky3` for a 4 × 4 M."""
     if not a00 > 0:
         return None
+    sqrt = math.sqrt
     l00 = sqrt(a00)
-    l10, l20, l30 = r1[0] / l00, r2[0] / l00, r3[0] / l00
+    l10, l20, l30 = a10 / l00, a20 / l00, a30 / l00
     s = a11 - l10 * l10
     if not s > 0:
         return None
     l11 = sqrt(s)
-    l21 = (r2[1] - l20 * l10) / l11
-    l31 = (r3[1] - l30 * l10) / l11
+    l21 = (a21 - l20 * l10) / l11
+    l31 = (a31 - l30 * l10) / l11
     s = a22 - l20 * l20 - l21 * l21
     if not s > 0:
         return None
     l22 = sqrt(s)
-    l32 = (r3[2] - l30 * l20 - l31 * l21) / l22
+    l32 = (a32 - l30 * l20 - l31 * l21) / l22
     s = a33 - l30 * l30 - l31 * l31 - l32 * l32
     if not s > 0:
         return None
     l33 = sqrt(s)
-    b0, b1, b2, b3 = b
     z0 = b0 / l00
     z1 = (b1 - l10 * z0) / l11
     z2 = (b2 - l20 * z0 - l21 * z1) / l22
@@ -420,11 +468,12 @@ def _spd4(m: Matrix, diagonal: Vector, b: Vector) -> Vector | None:
     x3 = z3 / l33
     x2 = (z2 - l32 * x3) / l22
     x1 = (z1 - l21 * x2 - l31 * x3) / l11
-    return [(z0 - l10 * x1 - l20 * x2 - l30 * x3) / l00, x1, x2, x3]
+    return (z0 - l10 * x1 - l20 * x2 - l30 * x3) / l00, x1, x2, x3
 
 
 def _spd(m: Matrix, diagonal: Vector, b: Vector) -> Vector | None:
-    """:func:`_spd3` for any size."""
+    """:func:`_cholesky3` for any size (M below its diagonal from ``m``, on it from
+    ``diagonal``)."""
     k = len(b)
     low: Matrix = []
     for i in range(k):
@@ -465,21 +514,26 @@ def _solve(normal: Matrix, diagonal: Vector, rhs: Vector) -> tuple[Vector, bool]
     partial pivoting (:func:`_solve_lu`), which, like LAPACK's gesv that the engine uses,
     returns a solution wherever no pivot is exactly zero."""
     k = len(rhs)
+    solution: Sequence[float] | None
     if k == 4:
-        solution = _spd4(normal, diagonal, rhs)
+        (_, r1, r2, r3) = normal
+        solution = _cholesky4(r1[0], r2[0], r2[1], r3[0], r3[1], r3[2], *diagonal, *rhs)
     elif k == 3:
-        solution = _spd3(normal, diagonal, rhs)
+        (_, r1, r2) = normal
+        solution = _cholesky3(r1[0], r2[0], r2[1], *diagonal, *rhs)
     else:
         solution = _spd(normal, diagonal, rhs)
     if solution is None:
-        matrix = [list(row) for row in normal]
-        for i in range(k):
-            matrix[i][i] = diagonal[i]
-        return _solve_lu(matrix, list(rhs))
-    for v in solution:
-        if v - v != 0.0:
-            return solution, False
-    return solution, True
+        return _solve_lu(_with_diagonal(normal, diagonal), list(rhs))
+    return list(solution), all(v - v == 0.0 for v in solution)
+
+
+def _with_diagonal(normal: Matrix, diagonal: Sequence[float]) -> Matrix:
+    """A copy of ``normal`` with ``diagonal`` on its diagonal."""
+    matrix = [list(row) for row in normal]
+    for i, d in enumerate(diagonal):
+        matrix[i][i] = d
+    return matrix
 
 
 # --- Levenberg–Marquardt --------------------------------------------------------------------
@@ -497,7 +551,9 @@ def _revival_exponentials(t: tuple[float, ...], lambda_phys: float) -> tuple[Vec
 
 
 def _revive(p: Vector, *, t: Vector, y: Vector, w: Vector | None, lambda_phys: float) -> bool:
-    """:func:`lutetia.dosimetry.batch._revive_components` for one TAC (``p`` updated)."""
+    """:func:`lutetia.dosimetry.batch._revive_components` for one TAC (``p`` updated): for
+    each component with Aⱼ ≤ 0, ∂SSR/∂Aⱼ ∝ Σ rᵢwᵢ·wᵢe^{−λtᵢ} over the 40 trial rates λ, and
+    λⱼ set to the rate of the most negative (np.argmin: the first smallest, a NaN first)."""
     moved = False
     for j in range(0, len(p), 2):
         if not p[j] <= 0:
@@ -506,15 +562,64 @@ def _revive(p: Vector, *, t: Vector, y: Vector, w: Vector | None, lambda_phys: f
         if w is not None:
             residual = [r * wi for r, wi in zip(residual, w, strict=True)]
         rates, table = _revival_exponentials(tuple(t), lambda_phys)
-        best, lowest = 0, _NAN
-        for g, row in enumerate(table):
-            derivative = _dot(residual, row)
-            if g == 0 or derivative < lowest or (isnan(derivative) and not isnan(lowest)):
-                best, lowest = g, derivative
+        derivatives = [sum(map(mul, residual, row)) for row in table]
+        if any(map(isnan, derivatives)):
+            continue  # np.argmin's NaN: not negative, the component stays off
+        lowest = min(derivatives)
         if lowest < 0:
-            p[j + 1] = rates[best]
+            p[j + 1] = rates[derivatives.index(lowest)]
             moved = True
     return moved
+
+
+def _masked_solve(
+    normal: Matrix, gradient: Vector, scale: Vector, free: list[bool], damping: float
+) -> tuple[Vector, bool]:
+    """The step with a parameter held (``free`` false): its row and column of the damped
+    normal equations replaced by the identity's, its Jᵀr entry by 0, as the engine's
+    ``normal * (free ⊗ free)`` and ``-gradient * free`` (:func:`_solve`)."""
+    diagonal = [
+        row[i] + damping * s if f else 1.0
+        for i, (row, s, f) in enumerate(zip(normal, scale, free, strict=True))
+    ]
+    matrix = [
+        [v * (1.0 if fi and fj else 0.0) for v, fj in zip(row, free, strict=True)]
+        for row, fi in zip(normal, free, strict=True)
+    ]
+    rhs = [-g * (1.0 if f else 0.0) for g, f in zip(gradient, free, strict=True)]
+    return _solve(matrix, diagonal, rhs)
+
+
+def _held(pi: float, g: float, lower: float, upper: float) -> bool:
+    """The active set: a parameter on a bound whose gradient points out of the box."""
+    return (pi <= lower and g > 0) or (pi >= upper and g < 0)
+
+
+def _cosine(pi: float, g: float, lower: float, upper: float, scaled_ssr: float) -> float:
+    """|projected gradient| / √(scale·SSR) (``scaled_ssr``: scale·SSR), the engine's cosine
+    of MINPACK's gradient test (NaN where the denominator is not positive: the test fails)."""
+    denominator = math.sqrt(scaled_ssr)
+    if not denominator > 0:
+        return _NAN
+    return abs(0.0 * g if _held(pi, g, lower, upper) else g) / denominator
+
+
+def _larger(s: float, d: float) -> float:
+    """np.maximum(s, d): NaN if either is NaN (MINPACK's scale, the largest diagonal
+    element of JᵀJ seen)."""
+    return d if d > s or isnan(d) else s
+
+
+def _dense4(n: Sequence[float]) -> Matrix:
+    """The symmetric 4 × 4 matrix of a lower triangle by rows (n₀₀, n₁₀, n₁₁, n₂₀, …)."""
+    n00, n10, n11, n20, n21, n22, n30, n31, n32, n33 = n
+    return [[n00, n10, n20, n30], [n10, n11, n21, n31], [n20, n21, n22, n32], [n30, n31, n32, n33]]
+
+
+def _dense3(n: Sequence[float]) -> Matrix:
+    """:func:`_dense4` for 3 × 3."""
+    n00, n10, n11, n20, n21, n22 = n
+    return [[n00, n10, n20], [n10, n11, n21], [n20, n21, n22]]
 
 
 def levenberg_marquardt(
@@ -528,26 +633,37 @@ def levenberg_marquardt(
     upper: Vector,
 ) -> tuple[Vector, float, bool]:
     """:func:`lutetia.dosimetry.batch._levenberg_marquardt` for one TAC: parameters, SSR,
-    converged."""
-    from lutetia.dosimetry.batch import (
-        _FTOL,
-        _GTOL,
-        _MAX_DAMPING,
-        _VALLEY,
-        _WINDOW,
-        _XTOL,
-        MAX_ITERATIONS,
-    )
+    converged. The bi-exponential and uptake–washout, fitted to every TAC with enough
+    points, by the same algorithm unrolled (:func:`_levenberg_marquardt_bi`,
+    :func:`_levenberg_marquardt_uptake`)."""
+    weighted_y = y if w is None else [yi * wi for yi, wi in zip(y, w, strict=True)]
+    floor = 1e-28 * _dot(weighted_y, weighted_y)
+    if model == "bi":
+        return _levenberg_marquardt_bi(p0, t=t, y=y, w=w, bounds=(lower, upper), floor=floor)
+    if model == "uptake_washout":
+        return _levenberg_marquardt_uptake(p0, t=t, y=y, w=w, bounds=(lower, upper), floor=floor)
+    return _levenberg_marquardt_any(model, p0, t=t, y=y, w=w, bounds=(lower, upper), floor=floor)
 
+
+def _levenberg_marquardt_any(
+    model: ModelName,
+    p0: Vector,
+    *,
+    t: Vector,
+    y: Vector,
+    w: Vector | None,
+    bounds: tuple[Vector, Vector],
+    floor: float,
+) -> tuple[Vector, float, bool]:
+    """:func:`levenberg_marquardt` for any model (``floor``: 10⁻²⁸ Σ(wy)², an exact fit)."""
     k = len(p0)
     indices = range(k)
-    bounds = list(zip(lower, upper, strict=True))
+    lower, upper = bounds
+    box = list(zip(lower, upper, strict=True))
     p = list(p0)
     ssr, gradient, normal = _evaluate(model, p, t, y, w)
     scale = [normal[i][i] if normal[i][i] > 0 else 1.0 for i in indices]
     damping, growth = 1e-3, 2.0
-    weighted_y = y if w is None else [yi * wi for yi, wi in zip(y, w, strict=True)]
-    floor = 1e-28 * _dot(weighted_y, weighted_y)
     reference = ssr
     amplitudes = range(0, k, 2) if model != "uptake_washout" else range(0)
     lambda_phys = lower[1]
@@ -557,31 +673,18 @@ def levenberg_marquardt(
     # the box, and a revived rate is one of a fixed set; so the engine's test of a finite p
     # at every iteration is not repeated.
     for iteration in range(1, MAX_ITERATIONS + 1):
-        # Active set: a parameter on a bound whose gradient points out of the box.
-        free = [
-            not ((pi <= lo and g > 0) or (pi >= up and g < 0))
-            for pi, g, (lo, up) in zip(p, gradient, bounds, strict=True)
-        ]
+        free = [not _held(pi, g, lo, up) for pi, g, (lo, up) in zip(p, gradient, box, strict=True)]
         if all(free):
             diagonal = [
                 row[i] + damping * s for i, (row, s) in enumerate(zip(normal, scale, strict=True))
             ]
             solution, solved = _solve(normal, diagonal, [-g for g in gradient])
         else:
-            diagonal = [
-                row[i] + damping * s if f else 1.0
-                for i, (row, s, f) in enumerate(zip(normal, scale, free, strict=True))
-            ]
-            matrix = [
-                [v * (1.0 if fi and fj else 0.0) for v, fj in zip(row, free, strict=True)]
-                for row, fi in zip(normal, free, strict=True)
-            ]
-            rhs = [-g * (1.0 if f else 0.0) for g, f in zip(gradient, free, strict=True)]
-            solution, solved = _solve(matrix, diagonal, rhs)
+            solution, solved = _masked_solve(normal, gradient, scale, free, damping)
         if solved:  # else the step is rejected, as the engine does, without evaluating it
             trial = [
                 lo if v < lo else up if v > up else v
-                for v, (lo, up) in zip(map(add, p, solution), bounds, strict=True)
+                for v, (lo, up) in zip(map(add, p, solution), box, strict=True)
             ]
             step = [a - b for a, b in zip(trial, p, strict=True)]
             ssr_new, gradient_new, normal_new = _evaluate(model, trial, t, y, w)
@@ -591,12 +694,7 @@ def levenberg_marquardt(
             )
             drop = ssr - ssr_new
             done = drop <= _FTOL * ssr and predicted <= _FTOL * ssr
-            rho = drop / predicted if predicted > 0 else 0.0
-            try:
-                cube = (2 * rho - 1) ** 3
-            except OverflowError:
-                cube = _INF
-            damping *= _max(1 / 3, 1 - cube)
+            damping *= _damping_factor(drop, predicted)
             growth = 2.0
             p, ssr, gradient, normal = trial, ssr_new, gradient_new, normal_new
             scale = _running_max(scale, normal)
@@ -614,16 +712,10 @@ def levenberg_marquardt(
                     done = False
                 break
         if not done:
-            if ssr <= floor:
-                done = True
-            else:
-                done = True
-                for pi, g, (lo, up), s in zip(p, gradient, bounds, scale, strict=True):
-                    held = (pi <= lo and g > 0) or (pi >= up and g < 0)
-                    denominator = math.sqrt(s * ssr)
-                    if not (denominator > 0 and abs(0.0 * g if held else g) / denominator <= _GTOL):
-                        done = False
-                        break
+            done = ssr <= floor or all(
+                _cosine(pi, g, lo, up, s * ssr) <= _GTOL
+                for pi, g, (lo, up), s in zip(p, gradient, box, scale, strict=True)
+            )
         if iteration % _WINDOW == 0:
             done = done or reference - ssr <= _VALLEY * ssr
             reference = ssr
@@ -633,29 +725,254 @@ def levenberg_marquardt(
     return p, ssr, False
 
 
+def _damping_factor(drop: float, predicted: float) -> float:
+    """Nielsen's update of the damping after an accepted step: max(1/3, 1 − (2ρ − 1)³),
+    ρ = actual / predicted decrease of the SSR (0 where none is predicted)."""
+    rho = drop / predicted if predicted > 0 else 0.0
+    try:
+        cube = (2 * rho - 1) ** 3
+    except OverflowError:
+        cube = _INF
+    return _max(1 / 3, 1 - cube)
+
+
+def _levenberg_marquardt_bi(
+    start: Vector,
+    *,
+    t: Vector,
+    y: Vector,
+    w: Vector | None,
+    bounds: tuple[Vector, Vector],
+    floor: float,
+) -> tuple[Vector, float, bool]:
+    """:func:`_levenberg_marquardt_any` for the bi-exponential, every vector and matrix
+    unrolled into local floats: parameter i (0…3: A₁, λ₁, A₂, λ₂) pᵢ, Jᵀr gᵢ, JᵀJ nᵢⱼ
+    (i ≥ j), scale sᵢ, step stᵢ. The same operations on the same numbers in the same order
+    (Σᵢ aᵢbᵢ as a₀b₀ + a₁b₁ + …, as :func:`sum` adds but for its start 0, which turns a
+    first −0.0 into 0.0: a zero's sign, which only comparisons read), so the same result
+    to the last bit, with a fraction of the interpreter's work per iteration."""
+    lower, upper = bounds
+    lo0, lo1, lo2, lo3 = lower
+    up0, up1, up2, up3 = upper
+    points = _points(t, y, _ones(len(t)) if w is None else w)
+    p0, p1, p2, p3 = start
+    terms = _bi_terms(p0, p1, p2, p3, points)
+    ssr, g0, g1, g2, g3, n00, n10, n11, n20, n21, n22, n30, n31, n32, n33 = terms
+    s0, s1 = (n00 if n00 > 0 else 1.0), (n11 if n11 > 0 else 1.0)
+    s2, s3 = (n22 if n22 > 0 else 1.0), (n33 if n33 > 0 else 1.0)
+    damping, growth = 1e-3, 2.0
+    reference = ssr
+    idle: tuple[float, ...] = ()  # parameters that _revive left as they were
+    revived = False  # its answer there
+    if not (p0 - p0 == 0.0 and p1 - p1 == 0.0 and p2 - p2 == 0.0 and p3 - p3 == 0.0):
+        return [p0, p1, p2, p3], ssr, False
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        if (lo0 < p0 < up0 and lo1 < p1 < up1 and lo2 < p2 < up2 and lo3 < p3 < up3) or not (
+            _held(p0, g0, lo0, up0)
+            or _held(p1, g1, lo1, up1)
+            or _held(p2, g2, lo2, up2)
+            or _held(p3, g3, lo3, up3)
+        ):  # no parameter held (the first test, inside the box, is the quick one)
+            d0, d1 = n00 + damping * s0, n11 + damping * s1
+            d2, d3 = n22 + damping * s2, n33 + damping * s3
+            x = _cholesky4(n10, n20, n21, n30, n31, n32, d0, d1, d2, d3, -g0, -g1, -g2, -g3)
+            if x is None:
+                solution, solved = _solve(
+                    _dense4(terms[5:]), [d0, d1, d2, d3], [-g0, -g1, -g2, -g3]
+                )
+                x0, x1, x2, x3 = solution
+            else:
+                x0, x1, x2, x3 = x
+                solved = x0 - x0 == 0.0 and x1 - x1 == 0.0 and x2 - x2 == 0.0 and x3 - x3 == 0.0
+        else:
+            free = [
+                not _held(*v)
+                for v in (
+                    (p0, g0, lo0, up0),
+                    (p1, g1, lo1, up1),
+                    (p2, g2, lo2, up2),
+                    (p3, g3, lo3, up3),
+                )
+            ]
+            gradient, scale = [g0, g1, g2, g3], [s0, s1, s2, s3]
+            solution, solved = _masked_solve(_dense4(terms[5:]), gradient, scale, free, damping)
+            x0, x1, x2, x3 = solution
+        if solved:  # else the step is rejected, as the engine does, without evaluating it
+            v = p0 + x0
+            q0 = lo0 if v < lo0 else up0 if v > up0 else v
+            v = p1 + x1
+            q1 = lo1 if v < lo1 else up1 if v > up1 else v
+            v = p2 + x2
+            q2 = lo2 if v < lo2 else up2 if v > up2 else v
+            v = p3 + x3
+            q3 = lo3 if v < lo3 else up3 if v > up3 else v
+            st0, st1, st2, st3 = q0 - p0, q1 - p1, q2 - p2, q3 - p3
+            trial = _bi_terms(q0, q1, q2, q3, points)
+        if solved and trial[0] < ssr:
+            h0 = n00 * st0 + n10 * st1 + n20 * st2 + n30 * st3  # (JᵀJ step)ᵢ
+            h1 = n10 * st0 + n11 * st1 + n21 * st2 + n31 * st3
+            h2 = n20 * st0 + n21 * st1 + n22 * st2 + n32 * st3
+            h3 = n30 * st0 + n31 * st1 + n32 * st2 + n33 * st3
+            predicted = -2 * (g0 * st0 + g1 * st1 + g2 * st2 + g3 * st3) - (
+                st0 * h0 + st1 * h1 + st2 * h2 + st3 * h3
+            )
+            drop = ssr - trial[0]
+            done = drop <= _FTOL * ssr and predicted <= _FTOL * ssr
+            damping *= _damping_factor(drop, predicted)
+            growth = 2.0
+            p0, p1, p2, p3 = q0, q1, q2, q3
+            terms = trial
+            ssr, g0, g1, g2, g3, n00, n10, n11, n20, n21, n22, n30, n31, n32, n33 = terms
+            s0, s1, s2, s3 = _larger(s0, n00), _larger(s1, n11), _larger(s2, n22), _larger(s3, n33)
+        else:
+            done = (
+                solved
+                and abs(st0) <= _XTOL * abs(p0)
+                and abs(st1) <= _XTOL * abs(p1)
+                and abs(st2) <= _XTOL * abs(p2)
+                and abs(st3) <= _XTOL * abs(p3)
+            )
+            damping *= growth
+            growth *= 2
+        if p0 <= 0 or p2 <= 0:
+            # _revive depends on p alone, and Jᵀr and JᵀJ are always those of p: where it
+            # leaves p as it was (finding no better rate, or the rate it has) they are not
+            # evaluated again, nor is it asked again while p stays there.
+            if (p0, p1, p2, p3) != idle:
+                p = [p0, p1, p2, p3]
+                revived = _revive(p, t=t, y=y, w=w, lambda_phys=lo1)
+                if p == [p0, p1, p2, p3]:
+                    idle = (p0, p1, p2, p3)
+                else:
+                    p0, p1, p2, p3 = p
+                    terms = (ssr, *_bi_terms(p0, p1, p2, p3, points)[1:])
+                    _, g0, g1, g2, g3, n00, n10, n11, n20, n21, n22, n30, n31, n32, n33 = terms
+                    s0, s1 = _larger(s0, n00), _larger(s1, n11)
+                    s2, s3 = _larger(s2, n22), _larger(s3, n33)
+            if revived:
+                done = False
+        if not done:
+            done = ssr <= floor or (
+                _cosine(p0, g0, lo0, up0, s0 * ssr) <= _GTOL
+                and _cosine(p1, g1, lo1, up1, s1 * ssr) <= _GTOL
+                and _cosine(p2, g2, lo2, up2, s2 * ssr) <= _GTOL
+                and _cosine(p3, g3, lo3, up3, s3 * ssr) <= _GTOL
+            )
+        if iteration % _WINDOW == 0:
+            done = done or reference - ssr <= _VALLEY * ssr
+            reference = ssr
+        done = done and ssr - ssr == 0.0
+        if done or damping > _MAX_DAMPING:
+            return [p0, p1, p2, p3], ssr, done
+    return [p0, p1, p2, p3], ssr, False
+
+
+def _levenberg_marquardt_uptake(
+    start: Vector,
+    *,
+    t: Vector,
+    y: Vector,
+    w: Vector | None,
+    bounds: tuple[Vector, Vector],
+    floor: float,
+) -> tuple[Vector, float, bool]:
+    """:func:`_levenberg_marquardt_bi` for uptake–washout (parameters A₀, λ_w, Δ; no
+    component to revive)."""
+    lower, upper = bounds
+    lo0, lo1, lo2 = lower
+    up0, up1, up2 = upper
+    points = _points(t, y, _ones(len(t)) if w is None else w)
+    p0, p1, p2 = start
+    terms = _uptake_terms(p0, p1, p2, points)
+    ssr, g0, g1, g2, n00, n10, n11, n20, n21, n22 = terms
+    s0, s1, s2 = (n00 if n00 > 0 else 1.0), (n11 if n11 > 0 else 1.0), (n22 if n22 > 0 else 1.0)
+    damping, growth = 1e-3, 2.0
+    reference = ssr
+    if not (p0 - p0 == 0.0 and p1 - p1 == 0.0 and p2 - p2 == 0.0):
+        return [p0, p1, p2], ssr, False
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        if (lo0 < p0 < up0 and lo1 < p1 < up1 and lo2 < p2 < up2) or not (
+            _held(p0, g0, lo0, up0) or _held(p1, g1, lo1, up1) or _held(p2, g2, lo2, up2)
+        ):
+            d0, d1, d2 = n00 + damping * s0, n11 + damping * s1, n22 + damping * s2
+            x = _cholesky3(n10, n20, n21, d0, d1, d2, -g0, -g1, -g2)
+            if x is None:
+                solution, solved = _solve(_dense3(terms[4:]), [d0, d1, d2], [-g0, -g1, -g2])
+                x0, x1, x2 = solution
+            else:
+                x0, x1, x2 = x
+                solved = x0 - x0 == 0.0 and x1 - x1 == 0.0 and x2 - x2 == 0.0
+        else:
+            free = [
+                not _held(*v) for v in ((p0, g0, lo0, up0), (p1, g1, lo1, up1), (p2, g2, lo2, up2))
+            ]
+            gradient, scale = [g0, g1, g2], [s0, s1, s2]
+            solution, solved = _masked_solve(_dense3(terms[4:]), gradient, scale, free, damping)
+            x0, x1, x2 = solution
+        if solved:  # else the step is rejected, as the engine does, without evaluating it
+            v = p0 + x0
+            q0 = lo0 if v < lo0 else up0 if v > up0 else v
+            v = p1 + x1
+            q1 = lo1 if v < lo1 else up1 if v > up1 else v
+            v = p2 + x2
+            q2 = lo2 if v < lo2 else up2 if v > up2 else v
+            st0, st1, st2 = q0 - p0, q1 - p1, q2 - p2
+            trial = _uptake_terms(q0, q1, q2, points)
+        if solved and trial[0] < ssr:
+            h0 = n00 * st0 + n10 * st1 + n20 * st2  # (JᵀJ step)ᵢ
+            h1 = n10 * st0 + n11 * st1 + n21 * st2
+            h2 = n20 * st0 + n21 * st1 + n22 * st2
+            predicted = -2 * (g0 * st0 + g1 * st1 + g2 * st2) - (st0 * h0 + st1 * h1 + st2 * h2)
+            drop = ssr - trial[0]
+            done = drop <= _FTOL * ssr and predicted <= _FTOL * ssr
+            damping *= _damping_factor(drop, predicted)
+            growth = 2.0
+            p0, p1, p2 = q0, q1, q2
+            terms = trial
+            ssr, g0, g1, g2, n00, n10, n11, n20, n21, n22 = terms
+            s0, s1, s2 = _larger(s0, n00), _larger(s1, n11), _larger(s2, n22)
+        else:
+            done = (
+                solved
+                and abs(st0) <= _XTOL * abs(p0)
+                and abs(st1) <= _XTOL * abs(p1)
+                and abs(st2) <= _XTOL * abs(p2)
+            )
+            damping *= growth
+            growth *= 2
+        if not done:
+            done = ssr <= floor or (
+                _cosine(p0, g0, lo0, up0, s0 * ssr) <= _GTOL
+                and _cosine(p1, g1, lo1, up1, s1 * ssr) <= _GTOL
+                and _cosine(p2, g2, lo2, up2, s2 * ssr) <= _GTOL
+            )
+        if iteration % _WINDOW == 0:
+            done = done or reference - ssr <= _VALLEY * ssr
+            reference = ssr
+        done = done and ssr - ssr == 0.0
+        if done or damping > _MAX_DAMPING:
+            return [p0, p1, p2], ssr, done
+    return [p0, p1, p2], ssr, False
+
+
 def _running_max(scale: Vector, normal: Matrix) -> Vector:
-    """np.maximum(scale, diag JᵀJ): MINPACK's scaling, the largest diagonal seen."""
-    out = []
-    for i, s in enumerate(scale):
-        d = normal[i][i]
-        out.append(d if d > s or isnan(d) else s)
-    return out
+    """np.maximum(scale, diag JᵀJ) (:func:`_larger`)."""
+    return [_larger(s, normal[i][i]) for i, s in enumerate(scale)]
 
 
 # --- the mono-exponential -------------------------------------------------------------------
 
 
-def _mono_profile(
-    lam: float, t: Vector, yw: Vector, log_w: Vector | None
-) -> tuple[float, float, float]:
-    """:func:`lutetia.dosimetry.batch._mono_profile` for one TAC: L, L', L''."""
+def _mono_profile(lam: float, points: Points) -> tuple[float, float, float]:
+    """:func:`lutetia.dosimetry.batch._mono_profile` for one TAC: L, L', L''. ``points``:
+    (tᵢ, ỹᵢ = wᵢyᵢ, ln wᵢ) (ln wᵢ = 0 unweighted: ẽᵢ = e^{−λtᵢ + 0}, the same number)."""
     exp = math.exp
-    if log_w is None:
-        e = [exp(-ti * lam) for ti in t]
-    else:
-        e = [exp(-ti * lam + lw) for ti, lw in zip(t, log_w, strict=True)]
+    e: Vector = []
+    append = e.append
     s1 = s1t = s1tt = s2 = s2t = s2tt = 0.0
-    for ti, yi, ei in zip(t, yw, e, strict=True):
+    for ti, yi, lw in points:
+        ei = exp(-ti * lam + lw)
+        append(ei)
         ye = yi * ei
         e2 = ei * ei
         yet = ye * ti
@@ -670,7 +987,7 @@ def _mono_profile(
     value = 2 * math.log(s1) - math.log(s2)
     amplitude = s1 / s2
     slope = 0.0
-    for ti, yi, ei in zip(t, yw, e, strict=True):
+    for (ti, yi, _), ei in zip(points, e, strict=True):
         slope += (yi - amplitude * ei) * ei * ti
     slope = -2 * slope / s1
     curvature = 2 * ((s1tt / s1 - mean1 * mean1) - 2 * (s2tt / s2 - mean2 * mean2))
@@ -681,16 +998,15 @@ def fit_mono(
     t: Vector, y: Vector, w: Vector | None, lam0: float, lower: float
 ) -> tuple[Vector, float, bool]:
     """:func:`lutetia.dosimetry.batch._fit_mono` for one TAC: (A, λ), SSR, converged."""
-    from lutetia.dosimetry.batch import MAX_ITERATIONS
-
     upper = MAX_LAMBDA_PER_H
     if w is None:
-        yw, log_w = y, None
+        yw = y
+        points = [(ti, yi, 0.0) for ti, yi in zip(t, y, strict=True)]
     else:
         yw = [yi * wi for yi, wi in zip(y, w, strict=True)]
-        log_w = [math.log(wi) for wi in w]
+        points = [(ti, ywi, math.log(wi)) for ti, ywi, wi in zip(t, yw, w, strict=True)]
     lam = _clip(lam0, lower, upper)
-    value, slope, curvature = _mono_profile(lam, t, yw, log_w)
+    value, slope, curvature = _mono_profile(lam, points)
     radius = 1.0
     converged = False
     for _ in range(MAX_ITERATIONS):
@@ -713,7 +1029,7 @@ def fit_mono(
         trial = _clip(lam + _clip(newton, -radius * lam, radius * lam), lower, upper)
         if isnan(trial):
             raise Unsupported
-        t_value, t_slope, t_curvature = _mono_profile(trial, t, yw, log_w)
+        t_value, t_slope, t_curvature = _mono_profile(trial, points)
         moved = abs(trial - lam)
         if t_value >= value:
             lam, value, slope, curvature = trial, t_value, t_slope, t_curvature
@@ -1036,8 +1352,6 @@ def fit_row(
 def choose(fits: Sequence[RowFit]) -> int:
     """:func:`lutetia.dosimetry.batch.choose_by_aicc` for one TAC: the index of the simplest
     model within ΔAICc < 2 of the best (``fits`` in order of increasing k), −1 if none."""
-    from lutetia.dosimetry.kinetics import AICC_PREFERENCE
-
     values = [f.aicc for f in fits if f.ok and _finite(f.aicc)]
     if not values:
         return -1
