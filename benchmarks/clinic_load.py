@@ -41,18 +41,25 @@ def _free_port() -> int:
         return port
 
 
-def populate(patients: int) -> list[int]:
-    """Create the users and ``patients`` clones; the keys of some patients in treatment."""
+def populate(patients: int, teams: int = 0) -> list[int]:
+    """Create the users and ``patients`` clones; the keys of some patients in treatment.
+
+    With ``teams`` > 0, the patients are spread over that many care teams and the viewer
+    (who loads the pages) is a member of the first: per-object authorization in use.
+    """
     from django.core.management import call_command
     from django.db import transaction
 
     from lutetia.clinic.demo import ensure_roles_and_users, example_documents, shifted
-    from lutetia.clinic.models import Patient, WorklistItem
+    from lutetia.clinic.models import CareTeam, Patient, WorklistItem
     from lutetia.clinic.store import today, worklist_item
     from lutetia.services.course import due_items, stage, validated
 
     call_command("migrate", verbosity=0, interactive=False)
-    ensure_roles_and_users()
+    users = ensure_roles_and_users()
+    groups = [CareTeam.objects.create(name=f"Team {k}") for k in range(teams)]
+    if groups:
+        groups[0].members.add(users["viewer"])
     templates = []
     for name, original in example_documents():
         days = (today() - date.fromisoformat(str(original["as_of"]))).days
@@ -74,13 +81,15 @@ def populate(patients: int) -> list[int]:
                         name=f"Bench {i}",
                         stage=status,
                         case=clone,
+                        team=groups[i % teams] if groups else None,
                     )
                 )
             created = Patient.objects.bulk_create(rows)
             items: list[WorklistItem] = []
             for offset, patient in enumerate(created):
                 _, status, due = templates[(start + offset) % len(templates)]
-                if status == "in_treatment" and len(treated) < 200:
+                visible = not groups or (start + offset) % teams == 0
+                if status == "in_treatment" and visible and len(treated) < 200:
                     treated.append(patient.pk)
                 if status in ("completed", "discontinued"):
                     continue
@@ -119,6 +128,9 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=10000)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--processes", type=int, default=1, help="lutetia serve --processes")
+    parser.add_argument(
+        "--teams", type=int, default=0, help="spread the patients over this many care teams"
+    )
     args = parser.parse_args()
     if shutil.which("ab") is None:
         print("ab (ApacheBench, Debian package apache2-utils) is needed", file=sys.stderr)
@@ -136,8 +148,11 @@ def main() -> int:
     from django.db import connection
 
     started = time.perf_counter()
-    treated = populate(args.patients)
-    print(f"{connection.vendor}: {args.patients} patients in {time.perf_counter() - started:.1f} s")
+    treated = populate(args.patients, args.teams)
+    print(
+        f"{connection.vendor}: {args.patients} patients ({args.teams} care teams) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     port = _free_port()
     server = subprocess.Popen(
         [

@@ -158,3 +158,23 @@ def test_a_member_of_one_team_registers_into_it(
     upload = SimpleUploadedFile("case.json", json.dumps(document).encode(), "application/json")
     post(client_for("physician"), "/patients/new/", {"name": "N", "case_file": upload})
     assert Patient.objects.get(identifier="new-in-team-a").team == teams["a"]
+
+
+def test_a_patient_moved_to_another_team_leaves_the_worklist(
+    teams: dict[str, CareTeam], client_for: Callable[[str], Client]
+) -> None:
+    # The worklist rows carry the team (no join on the busiest page); assigning a team
+    # moves them along, and the history records who moved the patient.
+    moved = _patient("23-course-grade2-scheduled.json", "moved-1", None)
+    client = client_for("viewer")
+
+    def identifiers() -> set[str]:
+        return {row["identifier"] for row in client.get("/api/worklist").json()}
+
+    assert "moved-1" in identifiers()
+    store.assign_team(moved, teams["b"])
+    assert "moved-1" not in identifiers()
+    assert set(moved.worklist.values_list("team", flat=True)) == {teams["b"].pk}
+    store.assign_team(moved, teams["a"])
+    assert "moved-1" in identifiers()
+    assert moved.history.first().history_change_reason == "care team assigned"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -16,6 +18,14 @@ class PatientAdmin(SimpleHistoryAdmin):  # type: ignore[misc]
     search_fields = ("identifier", "name")
     list_filter = ("stage", "team")
     readonly_fields = ("version", "stage")
+
+    def save_model(self, request: Any, obj: Patient, form: Any, change: bool) -> None:
+        """Save; a change of care team reaches the patient's worklist rows too."""
+        from lutetia.clinic import store
+
+        super().save_model(request, obj, form, change)
+        if change and "team" in form.changed_data:
+            store.assign_team(obj, obj.team)
 
 
 @admin.register(CareTeam)

@@ -252,7 +252,7 @@ def worklist(
     # keys first (the covering index sorts them), then the rows in full
     keys = list(
         WorklistItem.objects.filter(store.due_between(start, end) | store.overdue(today))
-        .filter(store.team_filter(request.user, "patient__"))
+        .filter(store.team_filter(request.user))
         .order_by("date", "id")
         .values_list("id", flat=True)[offset : offset + limit]
     )

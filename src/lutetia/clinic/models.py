@@ -196,8 +196,18 @@ class WorklistItem(models.Model):
     cycle = models.PositiveSmallIntegerField(null=True)
     #: ``services.course.DueStatus``: done, open, missed, untracked
     status = models.CharField(max_length=12)
+    #: The patient's care team, copied so that the worklist is filtered without a join
+    #: (``store.assign_team`` keeps it in step).
+    team = models.ForeignKey(
+        CareTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ("date", "patient_id")
-        # Covers the worklist's filters (status, date range, window end) and its order.
-        indexes = (models.Index(fields=("status", "date", "window_end")),)
+        # Covers the worklist's filters (status, date range, window end, care team) and its
+        # order.
+        indexes = (
+            models.Index(
+                fields=("status", "date", "window_end", "team"), name="clinic_work_status_team_idx"
+            ),
+        )

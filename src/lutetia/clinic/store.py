@@ -72,6 +72,15 @@ def visible_patients(user: Any) -> Any:
     return Patient.objects.filter(team_filter(user))
 
 
+@transaction.atomic
+def assign_team(patient: Patient, team: Any) -> None:
+    """Put ``patient`` in care ``team`` (None: the common pool), worklist rows included."""
+    patient.team = team
+    patient._change_reason = "care team assigned"  # type: ignore[attr-defined]
+    patient.save(update_fields=["team", "updated_at"])
+    WorklistItem.objects.filter(patient=patient).update(team=team)
+
+
 def today() -> date:
     """The department's date (``TIME_ZONE``)."""
     return timezone.localdate()
@@ -118,6 +127,7 @@ def worklist_item(patient: Patient, item: Due) -> WorklistItem:
     """The worklist row of one planned item (not saved)."""
     return WorklistItem(
         patient=patient,
+        team_id=patient.team_id,
         date=item.event.date,
         window_end=item.event.window_end,
         kind=item.event.kind,

@@ -85,9 +85,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if end < start or (end - start).days > 366:
         return HttpResponseBadRequest("end: must be on or after start, at most one year later")
     # Completed and discontinued patients have no worklist rows (store._rebuild_worklist).
-    rows = WorklistItem.objects.filter(store.team_filter(request.user, "patient__")).order_by(
-        "date", "id"
-    )
+    rows = WorklistItem.objects.filter(store.team_filter(request.user)).order_by("date", "id")
     overdue = rows.filter(store.overdue(today))
     due = rows.filter(store.due_between(start, end))
     return render(
