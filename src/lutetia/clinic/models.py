@@ -199,7 +199,14 @@ class WorklistItem(models.Model):
     #: The patient's care team, copied so that the worklist is filtered without a join
     #: (``store.assign_team`` keeps it in step).
     team = models.ForeignKey(
-        CareTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        CareTeam,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        # No index of its own: one on the team alone would tempt the planner to read every
+        # row of the user's teams (OR over team_id) instead of the covering index below.
+        db_index=False,
     )
 
     class Meta:
