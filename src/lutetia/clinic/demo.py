@@ -127,7 +127,7 @@ def seed(today: date) -> dict[str, int]:
                     input_snapshot=document,
                     engine_output=output,
                     catalogue_version=output["catalogue_version"],
-                    ruleset=f"{output['ruleset']['name']} {output['ruleset']['version']}",
+                    ruleset=store.ruleset_label(output),
                     lutetia_version=output["lutetia_version"],
                     signed_by=physician,
                     signed_at=datetime.combine(today, time(9, 0)).astimezone(),

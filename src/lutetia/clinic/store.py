@@ -81,6 +81,12 @@ def assign_team(patient: Patient, team: Any) -> None:
     WorklistItem.objects.filter(patient=patient).update(team=team)
 
 
+def ruleset_label(output: dict[str, Any]) -> str:
+    """``name version`` of the ruleset an engine document names (``Decision.ruleset``)."""
+    ruleset = output.get("ruleset") or {}
+    return f"{ruleset.get('name', '')} {ruleset.get('version', '')}".strip()
+
+
 def today() -> date:
     """The department's date (``TIME_ZONE``)."""
     return timezone.localdate()

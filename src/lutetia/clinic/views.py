@@ -517,12 +517,6 @@ def _studies(patient: Patient) -> dict[str, Any]:
     return {"list": studies, "cycles": sorted(latest), "cumulative": cumulative}
 
 
-def _ruleset_label(output: dict[str, Any]) -> str:
-    """``name version`` of the ruleset an engine document names."""
-    ruleset = output.get("ruleset") or {}
-    return f"{ruleset.get('name', '')} {ruleset.get('version', '')}".strip()
-
-
 @require_POST
 @transaction.atomic
 @requires(Action.SIGN_DECISION)
@@ -566,7 +560,7 @@ def sign_decision(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
             input_snapshot=advice["document"],
             engine_output=output,
             catalogue_version=CATALOGUE_VERSION,
-            ruleset=_ruleset_label(output),
+            ruleset=store.ruleset_label(output),
             lutetia_version=__version__,
             signed_by=_user(request),
             signed_at=timezone.now(),

@@ -35,7 +35,7 @@ from lutetia.clinical.renal import egfr_ckd_epi_2021
 from lutetia.guideline.catalogue import finding
 from lutetia.guideline.context import Context, LabView, Settings
 from lutetia.guideline.findings import Decision, Finding, Quantity, Threshold
-from lutetia.guideline.ruleset import Ruleset, in_words
+from lutetia.guideline.ruleset import Ruleset, in_words, span_in_words
 from lutetia.guideline.selection import (
     LABEL,
     REQUIRED_LABS,
@@ -452,7 +452,7 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
     given = len(plan.cycles)
     if given >= ctx.rules.max_cycles:
         individual = course is not None and course.individual_dosimetry
-        end = _span(ctx.rules.end_follow_up_from, ctx.rules.end_follow_up_until)
+        end = span_in_words(ctx.rules.end_follow_up_from, ctx.rules.end_follow_up_until)
         yield finding(
             "regimen.max_cycles",
             f"{given} cycles given: "
@@ -486,7 +486,7 @@ def regimen(ctx: Context, plan: _Plan) -> Iterator[Finding]:
                 f"{_weeks(ctx.rules.interval)} ± {_weeks(ctx.rules.interval_tolerance)} weeks; "
                 + ("still within" if practice else "also outside")
                 + " the "
-                + _span(ctx.rules.practice_interval_low, ctx.rules.practice_interval_high)
+                + span_in_words(ctx.rules.practice_interval_low, ctx.rules.practice_interval_high)
                 + " reported in practice.",
                 value=Quantity(interval.days, "d"),
                 threshold=Threshold([low.days, high.days], "d", "not in"),
@@ -631,13 +631,6 @@ def _reduction(ctx: Context) -> str:
 def _weeks(duration: timedelta) -> str:
     """A duration in weeks without the unit ("6", "0.5")."""
     return f"{duration.days / 7:g}"
-
-
-def _span(start: timedelta, end: timedelta) -> str:
-    """A window in words: "4–6 weeks", "10–21 days"."""
-    if start.days % 7 == 0 and end.days % 7 == 0:
-        return f"{start.days // 7}–{end.days // 7} weeks"
-    return f"{start.days}–{end.days} days"
 
 
 def _psa(view: LabView) -> float:

@@ -411,6 +411,13 @@ def ruleset_from_provenance(provenance: Mapping[str, Any]) -> Ruleset:
     )
 
 
+def span_in_words(start: timedelta, end: timedelta) -> str:
+    """A window of the ruleset as a message states it: "2–3 weeks", "10–21 days"."""
+    if start.days % 7 == 0 and end.days % 7 == 0:
+        return f"{start.days // 7}–{end.days // 7} weeks"
+    return f"{start.days}–{end.days} days"
+
+
 def in_words(duration: timedelta) -> str:
     """A duration of the ruleset as a message states it: "4 weeks", "1 week", "10 days"."""
     days = duration.days

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from lutetia.cases.model import Case, day_of
 from lutetia.errors import BadInputError
-from lutetia.guideline.ruleset import Ruleset
+from lutetia.guideline.ruleset import Ruleset, span_in_words
 
 EventKind = Literal[
     "cycle",
@@ -43,13 +43,6 @@ _FU = "Follow-up"
 
 
 Day = date
-
-
-def _span(start: timedelta, end: timedelta) -> str:
-    """A window in words: "2–3 weeks", "1–2 days"."""
-    if start.days % 7 == 0 and end.days % 7 == 0:
-        return f"{start.days // 7}–{end.days // 7} weeks"
-    return f"{start.days}–{end.days} days"
 
 
 @dataclass(frozen=True)
@@ -146,8 +139,9 @@ def schedule(case: Case, rules: Ruleset) -> list[Event]:
             Event(
                 day + rules.spect_from,
                 "spect",
-                f"Optional 177Lu SPECT(/CT) {_span(rules.spect_from, rules.spect_until)} after "
-                "infusion (medium-energy collimator, 208 keV)",
+                "Optional 177Lu SPECT(/CT) "
+                f"{span_in_words(rules.spect_from, rules.spect_until)} after infusion "
+                "(medium-energy collimator, 208 keV)",
                 f"{_FU}, 3",
                 number,
                 window_end=day + rules.spect_until,
@@ -158,7 +152,7 @@ def schedule(case: Case, rules: Ruleset) -> list[Event]:
                 Event(
                     day + interim[0],
                     "interim_labs",
-                    f"Blood count and creatinine {_span(*interim)} after cycle {number} "
+                    f"Blood count and creatinine {span_in_words(*interim)} after cycle {number} "
                     "(anticipated nadir)",
                     f"{_FU}, 1",
                     number,
@@ -170,14 +164,14 @@ def schedule(case: Case, rules: Ruleset) -> list[Event]:
         Event(
             last + end[0],
             "end_labs",
-            f"Blood count and creatinine {_span(*end)} after the last cycle",
+            f"Blood count and creatinine {span_in_words(*end)} after the last cycle",
             f"{_FU}, 1",
             window_end=last + end[1],
         ),
         Event(
             last + end[0],
             "end_psa",
-            f"PSA {_span(*end)} after the end of therapy (PCWG3)",
+            f"PSA {span_in_words(*end)} after the end of therapy (PCWG3)",
             f"{_FU}, 2",
             window_end=last + end[1],
         ),
