@@ -1,7 +1,7 @@
 """Voxel dosimetry: 177Lu kernel computation and the convolution of a 128³ TIA map.
 
 Run: ``uv run python benchmarks/voxel_dose.py [SIZE]`` (default 128). Times the
-electron Monte Carlo (once per process), a 4.8 mm kernel of 11³ and of 21³
+electron and the scattered-photon Monte Carlo (each once per process), a 4.8 mm kernel of 11³ and of 21³
 voxels, and the FFT convolution of a SIZE³ TIA map (random, fixed seed) with
 the 21³ kernel; peak resident memory from ``resource.getrusage`` (the whole
 process, so it includes Python, numpy and scipy).
@@ -22,12 +22,20 @@ def _peak_mib() -> float:
 def main(size: int = 128) -> None:
     import numpy as np
 
-    from lutetia.dosimetry.voxel import convolve_dose_gy, dose_voxel_kernel, electron_tracks
+    from lutetia.dosimetry.voxel import (
+        convolve_dose_gy,
+        dose_voxel_kernel,
+        electron_tracks,
+        scattered_photon_tally,
+    )
 
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     start = time.perf_counter()
     electron_tracks()
     print(f"electron Monte Carlo (once per process): {time.perf_counter() - start:.2f} s")
+    start = time.perf_counter()
+    scattered_photon_tally()
+    print(f"scattered-photon Monte Carlo (once per process): {time.perf_counter() - start:.2f} s")
     for half_width in (5, 10):
         start = time.perf_counter()
         kernel = dose_voxel_kernel(4.8, half_width_voxels=half_width)
