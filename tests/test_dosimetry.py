@@ -272,3 +272,61 @@ def test_plan_cycles() -> None:
         organ="red_marrow", gy_per_gbq=0.035, activity_gbq=7.4, already_absorbed_gy=1.0
     )
     assert marrow.cycles_within_absorbed_limit == math.floor(1.0 / (0.035 * 7.4))
+
+
+# --- fits that do not describe their points (review of 2026-12-02, docs/hazards.md H-M22) -----
+
+
+def _constant(value: float) -> Callable[[float], float]:
+    return lambda _t: value
+
+
+@pytest.mark.parametrize(
+    ("fitted", "warned"),
+    [(120.0 * (1 + 1e-9), True), (120.0 * (1 - 1e-9), False), (80.0 * (1 - 1e-9), True),
+     (80.0 * (1 + 1e-9), False), (100.0, False)],
+)  # fmt: skip
+def test_a_point_missed_by_more_than_20_percent_is_warned(fitted: float, warned: bool) -> None:
+    from lutetia.dosimetry.kinetics import MAX_POINT_MISFIT, fit_quality_warnings
+
+    assert MAX_POINT_MISFIT == 0.20
+    points = TimeActivity((4.0, 24.0, 48.0), (100.0, 100.0, 100.0))
+    said = fit_quality_warnings(points, "mono", _constant(fitted))
+    assert bool(said) is warned
+    if warned:
+        assert said[0].startswith(
+            "the fitted mono curve misses 3 of the 3 points by more than 20 %"
+        )
+        assert "4 h: measured 100 MBq" in said[0]
+
+
+@pytest.mark.parametrize(
+    ("second", "sd", "warned"),
+    [(100.0, None, False), (100.0 + 1e-9, None, True),
+     (100.0 + 2 * math.hypot(3.0, 4.0) + 1e-6, (3.0, 4.0, 1.0), True),
+     (100.0 + 2 * math.hypot(3.0, 4.0) - 1e-6, (3.0, 4.0, 1.0), False)],
+)  # fmt: skip
+def test_a_rise_without_an_uptake_phase_is_warned(
+    second: float, sd: tuple[float, ...] | None, warned: bool
+) -> None:
+    from lutetia.dosimetry.kinetics import fit_quality_warnings
+
+    points = TimeActivity((4.0, 24.0, 48.0), (100.0, second, 90.0), sd)
+    curve = _constant(95.0)  # within 20 % of every point: only the rise can be said
+    said = fit_quality_warnings(points, "mono", curve)
+    assert bool(said) is warned
+    if warned:
+        assert said[0].startswith("the activity rises from 4 h to 24 h (100 → ")
+        assert "extrapolated back to 95 MBq at the administration" in said[0]
+    # a model with an uptake phase follows a rise: nothing to say
+    assert fit_quality_warnings(points, "uptake_washout", curve) == ()
+
+
+def test_a_good_fit_says_nothing_and_a_poor_one_says_why() -> None:
+    clean = select_model(series(lambda t: 100.0 * math.exp(-0.02 * t)))
+    assert not [w for w in clean.warnings if "misses" in w or "rises" in w]
+    # bi-exponential kinetics seen at four points: only the mono-exponential can be fitted
+    four = (4.0, 24.0, 48.0, 168.0)
+    bi = select_model(series(lambda t: 80 * math.exp(-0.3 * t) + 20 * math.exp(-LP * t), four))
+    assert bi.model == "mono"
+    assert any("misses" in w for w in bi.warnings)

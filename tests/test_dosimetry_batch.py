@@ -729,7 +729,7 @@ def test_organ_path_is_the_engine_with_a_batch_of_one(weighted: bool) -> None:
     """select_model and fit_model report exactly the engine's row: model, parameters, TIA,
     SD, SSR, AICc, T_eff, the AICc of every fitted model, the reliability warnings and the
     fitted curve; and they agree with the reference (scipy) fitter by the rules above."""
-    from lutetia.dosimetry.kinetics import reliability_warnings
+    from lutetia.dosimetry.kinetics import fit_quality_warnings, reliability_warnings
 
     y = generate(np.random.default_rng(31 + weighted), 12)
     sd = 0.05 * y if weighted else None
@@ -746,7 +746,7 @@ def test_organ_path_is_the_engine_with_a_batch_of_one(weighted: bool) -> None:
         slowest = row.slowest_lambda_per_h[0]
         assert fit.warnings == reliability_warnings(
             points, fit.tia_mbq_h, row.tail_mbq_h[0], None if np.isnan(slowest) else slowest
-        )
+        ) + fit_quality_warnings(points, fit.model, fit.curve)
         # The curve is the model: Σ Aᵢe^{−λᵢt} (uptake–washout: A₀(e^{−λ_w t} − e^{−λ_u t})).
         p = list(fit.parameters.values())
         for t in (0.0, 10.0, 100.0):

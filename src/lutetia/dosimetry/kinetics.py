@@ -36,8 +36,12 @@ numbers), and only the chosen model's uncertainty is computed.
 No fit is returned silently when the data cannot support it: every
 :class:`Fit` carries ``warnings`` when no washout was observed (the last point
 is the highest), when the slowest fitted clearance sits on the physical-decay
-bound (no biological washout resolved), or when more than half of the TIA
-lies after the last measurement (extrapolated, not measured).
+bound (no biological washout resolved), when more than half of the TIA
+lies after the last measurement (extrapolated, not measured), when the fitted
+curve misses a measured point by more than 20 % (the model does not describe
+the kinetics), or when the activity rises between the first two points and the
+model has no uptake phase (the curve before the first point is extrapolated
+back to the administration above what was measured).
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ MAX_POINTS: Final[int] = 1000
 MIN_SD_MBQ: Final[float] = 1e-6
 #: Above this share of the TIA after the last point, the TIA is mostly extrapolated.
 MAX_TAIL_FRACTION: Final[float] = 0.5
+#: A fitted curve farther than this fraction from a measured point does not describe it.
+MAX_POINT_MISFIT: Final[float] = 0.20
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,45 @@ def reliability_warnings(
     return tuple(warnings)
 
 
+def fit_quality_warnings(
+    points: TimeActivity, model: ModelName, curve: Callable[[float], float]
+) -> tuple[str, ...]:
+    """Why the fitted ``curve`` of ``model`` may not describe ``points``: a point it misses
+    by more than :data:`MAX_POINT_MISFIT`, and a rise between the first two points (more
+    than twice their combined SD where SDs are given) that a model without an uptake phase
+    cannot follow, so that it is extrapolated back to t = 0 above the measurements."""
+    warnings: list[str] = []
+    misses = []
+    for t, measured in zip(points.time_h, points.activity_mbq, strict=True):
+        fitted = curve(t)
+        if measured > 0 and abs(fitted - measured) > MAX_POINT_MISFIT * measured:
+            misses.append(
+                f"{t:g} h: measured {measured:.4g} MBq, fitted {fitted:.4g} MBq "
+                f"({100 * (fitted / measured - 1):+.0f} %)"
+            )
+    if misses:
+        warnings.append(
+            f"the fitted {model} curve misses {len(misses)} of the {len(points)} points by more "
+            f"than {100 * MAX_POINT_MISFIT:.0f} % ({'; '.join(misses)}): the model does not "
+            "describe these kinetics, so the TIA is unreliable"
+        )
+    values = points.activity_mbq
+    if model != "uptake_washout" and len(values) >= 2:
+        margin = 0.0
+        if points.sd_mbq is not None:
+            margin = 2 * math.hypot(points.sd_mbq[0], points.sd_mbq[1])
+        if values[1] - values[0] > margin:
+            t0, t1 = points.time_h[0], points.time_h[1]
+            warnings.append(
+                f"the activity rises from {t0:g} h to {t1:g} h ({values[0]:.4g} → "
+                f"{values[1]:.4g} MBq) but the {model} model has no uptake phase: before "
+                f"{t0:g} h the curve is extrapolated back to {curve(0.0):.4g} MBq at the "
+                "administration, so that part of the TIA is overestimated (more time points "
+                "let AICc choose the uptake–washout model)"
+            )
+    return tuple(warnings)
+
+
 def aicc(ssr: float, n: int, k: int) -> float:
     """AICc for a least-squares fit (Burnham & Anderson 2002, eq. 2.2)."""
     if n - k - 1 <= 0:
@@ -232,7 +277,7 @@ def _fit_of(
 
     cautions = reliability_warnings(
         points, tia, number["tail_mbq_h"], _optional(number["slowest_lambda_per_h"])
-    )
+    ) + fit_quality_warnings(points, model, curve)
     return Fit(
         model, dict(zip(parameter_names(model), parameters, strict=True)), tia,
         _optional(number["tia_sd_mbq_h"]), number["ssr"], _optional(number["aicc"]),

@@ -543,7 +543,8 @@ def _datetime(
     if zone is None:
         raise BadInputError(
             f"{label}: TimezoneOffsetFromUTC",
-            f"missing, so {used} has no time zone; give the scanner's time zone (timezone=…)",
+            f"missing, so {used} has no time zone; give the scanner's time zone "
+            "(--timezone ±HH:MM)",
         )
     # A ZoneInfo resolves the offset in force at that local time (fold=0 at a DST change).
     return moment.replace(tzinfo=zone), f"{used} + {zone_source}"
@@ -624,6 +625,13 @@ def read_injection(
     """The administration stated in a series' RadiopharmaceuticalInformationSequence."""
     path, header = _series(source, series_uid)[0]
     return injection_from_dataset(header, label=str(path), timezone=timezone)
+
+
+def read_modality(
+    source: str | Path | Sequence[str | Path], *, series_uid: str | None = None
+) -> str:
+    """Modality (0008,0060) of a series' first file ('' when absent)."""
+    return str(_series(source, series_uid)[0][1].get("Modality", ""))
 
 
 def read_radiopharmaceutical(
@@ -739,8 +747,12 @@ def read_series(
     calibration_cps_per_mbq: float | None = None,
     timezone: tzinfo | None = None,
     series_uid: str | None = None,
+    modalities: tuple[str, ...] = ("NM", "PT", "CT"),
 ) -> Volume:
     """Read one DICOM NM, PT or CT series (a folder or files) into a :class:`Volume`.
+
+    ``modalities``: the ones the caller expects; another is refused, naming the
+    Modality, before anything else is read (a SPECT given where a CT belongs).
 
     NM/PT give ``activity_concentration`` in Bq/mL at the start of
     acquisition (see the module docstring for the order of the quantification
@@ -767,6 +779,10 @@ def read_series(
     modality = str(first.get("Modality", ""))
     if modality not in {"NM", "PT", "CT"}:
         raise BadInputError(f"{first_path}: Modality", f"{modality!r} is not NM, PT or CT")
+    if modality not in modalities:
+        raise BadInputError(
+            f"{first_path}: Modality", f"{modality!r} where {' or '.join(modalities)} is expected"
+        )
     units = str(first.get("Units", "")).upper()
     rwvm_present = False
     datasets = [(path, _full(path)) for path, _ in members]

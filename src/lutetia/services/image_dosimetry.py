@@ -218,10 +218,13 @@ def _activity_mbq(volume: Volume, mask: NDArray[np.bool_]) -> float:
 
 def _read_spect(
     inputs: StudyInputs, options: Options, progress: Progress | None
-) -> tuple[list[Volume], Any, list[str]]:
+) -> tuple[list[Volume], Any, list[str], list[Path]]:
+    """The time points in time order, the administration, warnings, and each time point's
+    series path."""
     from lutetia.imaging.dicom import (
         checked_half_life_h,
         read_injection,
+        read_modality,
         read_patient_id,
         read_series,
     )
@@ -230,23 +233,49 @@ def _read_spect(
     volumes = []
     warnings: list[str] = []
     _distinct_series(inputs.spect)
+    injections = []
+    for path in inputs.spect:
+        modality = read_modality(path)
+        if modality not in {"NM", "PT"}:
+            raise BadInputError(
+                f"{path}: Modality", f"{modality!r}: a SPECT time point is NM (or PT)"
+            )
+        # Every series is of 177Lu (before its values are read: a series of another nuclide
+        # would be decay-corrected with that nuclide's half-life and counted as 177Lu).
+        stated = read_injection(path, timezone=options.timezone)
+        if stated.nuclide not in (None, "Lu-177"):
+            raise BadInputError(
+                f"{path}: RadiopharmaceuticalInformationSequence",
+                f"the radionuclide is {stated.nuclide}, not Lu-177",
+            )
+        checked_half_life_h(stated)
+        injections.append(stated)
     for path in inputs.spect:
         _say(progress, f"reading SPECT {path.name}")
-        volume = read_series(path, calibration_cps_per_mbq=calibration, timezone=options.timezone)
+        volume = read_series(
+            path, calibration_cps_per_mbq=calibration, timezone=options.timezone,
+            modalities=("NM", "PT"),
+        )  # fmt: skip
         if volume.quantity != "activity_concentration":
             raise BadInputError(
                 str(path), f"is {volume.quantity} ({volume.unit}), not an activity image"
             )
+        if calibration is not None and "user calibration" not in volume.source:
+            warnings.append(
+                f"{path}: its values are in Bq/mL already, so the calibration of "
+                f"{calibration:g} cps/MBq was not used for it"
+            )
         volumes.append(volume)
-    injection = read_injection(inputs.spect[0], timezone=options.timezone)
-    if injection.nuclide not in (None, "Lu-177"):
-        raise BadInputError(
-            f"{inputs.spect[0]}: RadiopharmaceuticalInformationSequence",
-            f"the radionuclide is {injection.nuclide}, not Lu-177",
+    injection = injections[0]
+    offset = injection.at.utcoffset()
+    if options.timezone is not None and offset != options.timezone.utcoffset(None):
+        warnings.append(
+            f"the administration time states its own UTC offset ({injection.at.isoformat()}) "
+            f"and series without TimezoneOffsetFromUTC were read with --timezone "
+            f"{_offset_text(options.timezone)}: if both are the same clock, every time since "
+            "the administration is off by the difference"
         )
-    checked_half_life_h(injection)
-    for path in inputs.spect[1:]:
-        other = read_injection(path, timezone=options.timezone)
+    for path, other in zip(inputs.spect[1:], injections[1:], strict=True):
         if other.at != injection.at or not math.isclose(
             other.activity_bq, injection.activity_bq, rel_tol=1e-6
         ):
@@ -291,7 +320,17 @@ def _read_spect(
                 f"{path}: its grid differs from the first time point's; it is resampled onto it "
                 "without registration (use --register to align the anatomy)"
             )
-    return volumes, injection, warnings
+    return volumes, injection, warnings, paths
+
+
+def _offset_text(zone: tzinfo) -> str:
+    """±HH:MM of a fixed-offset time zone."""
+    delta = zone.utcoffset(None)
+    if delta is None:
+        return str(zone)
+    minutes = round(delta.total_seconds() / 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _distinct_series(paths: Sequence[Path]) -> None:
@@ -454,8 +493,10 @@ def run_study(
     from lutetia.imaging.masks import read_masks
     from lutetia.imaging.mass import region_masses
 
-    volumes, injection, warnings = _read_spect(inputs, options, progress)
+    volumes, injection, warnings, paths = _read_spect(inputs, options, progress)
     transforms, registration = _align(volumes, options, progress)
+    for entry, path in zip(registration, paths, strict=True):
+        entry["series"] = str(path)
     grid = volumes[0].grid
     times_h = tuple(
         (v.acquired_at - injection.at).total_seconds() / 3600.0
@@ -468,7 +509,7 @@ def run_study(
     ct = None
     if inputs.ct is not None:
         _say(progress, "reading the CT")
-        ct = read_series(inputs.ct, timezone=options.timezone)
+        ct = read_series(inputs.ct, timezone=options.timezone, modalities=("CT",))
         if ct.quantity != "ct_number":
             raise BadInputError(str(inputs.ct), f"is {ct.quantity}, not a CT")
     masses = region_masses(masks, ct)
@@ -518,6 +559,7 @@ def run_study(
                 absorbed_dose_gy=dose.absorbed_dose_gy,
                 absorbed_dose_gy_per_gbq=dose.absorbed_dose_gy / (injection.activity_bq / 1e9),
                 dose_model=dose.model,
+                fit_notes=list(fit.notes),
             )
             warnings.extend(f"{name}: {w}" for w in (*fit.warnings, *dose.warnings))
     document: dict[str, Any] = {
@@ -530,10 +572,28 @@ def run_study(
             "source": injection.source,
         },
         "timepoints_h": list(times_h),
+        "series": [
+            {
+                "time_point": index,
+                "path": str(path),
+                "acquired_at": volume.acquired_at.isoformat() if volume.acquired_at else None,
+                "t_h": t,
+                "quantification": volume.source,
+            }
+            for index, (path, volume, t) in enumerate(zip(paths, volumes, times_h, strict=True))
+        ],
         "regions_source": {"file": str(inputs.masks), "method": masks.method},
         "assumptions": [
             "activity = Σ concentration × voxel volume over each region, at the start of each "
-            "acquisition, not decay-corrected (decay during the acquisition is neglected)",
+            "acquisition (each series' values brought to its acquisition start as "
+            "series[].quantification states: decay during the frame corrected where the file "
+            "is not decay corrected), not decay-corrected to the administration",
+            "each region's time-activity curve: the models with enough points (n ≥ k + 2) "
+            "fitted and the simplest within ΔAICc < 2 of the best chosen (regions[].fit_notes "
+            "lists them); the fitted curve is integrated from the administration (t = 0, "
+            "extrapolated back before the first point) to infinity",
+            "registration translations in mm in the DICOM patient frame (LPS) of the first "
+            "time point",
             "regions are drawn on the first time point's grid and carried onto each later one "
             "through its transform (nearest neighbour); counts are summed on each time point's "
             "own voxels, not interpolated"
