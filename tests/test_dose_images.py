@@ -117,6 +117,13 @@ def test_without_registration_the_moved_organs_are_mismeasured(phantom: PhantomT
     kidney = document["regions"]["kidney_left"]
     truth = phantom.organs["kidney_left"].tia_mbq_h
     assert abs(kidney["tia_mbq_h"] / truth - 1.0) > 0.05
+    # ... and the check registration says so, for every moved time point (H-M26)
+    moved = [w for w in document["warnings"] if "appears moved relative to the first" in w]
+    assert [w.split()[2] for w in moved] == ["2", "3", "4"][: len(phantom.timepoints_h) - 1]
+    assert all("without --register" in w for w in moved)
+    for entry, shift in zip(document["registration"][1:], phantom.shifts_mm[1:], strict=True):
+        found = entry["motion_check"]["translation_mm"]
+        assert float(np.max(np.abs(np.subtract(found, shift)))) < SPACING_MM
 
 
 def test_masses_from_the_ct_and_doses_from_the_tia(

@@ -178,6 +178,47 @@ def test_an_uptake_phase_fitted_without_one_is_warned(
     assert not [w for w in liver if "rises" in w or "misses" in w]
 
 
+def test_without_motion_the_motion_check_says_nothing(document: dict[str, Any]) -> None:
+    assert not [w for w in document["warnings"] if "appears moved" in w]
+    for entry in document["registration"][1:]:
+        assert entry["registered"] is False
+        assert max(abs(t) for t in entry["motion_check"]["translation_mm"]) < 0.5 * 6.4
+
+
+@pytest.mark.parametrize(
+    ("translation", "rotation", "gain", "moved"),
+    [
+        ((3.3, 0.0, 0.0), (0.0, 0.0, 0.0), 0.03, True),
+        ((3.1, 0.0, 0.0), (0.0, 0.0, 0.0), 0.03, False),
+        ((0.0, 0.0, -3.3), (0.0, 0.0, 0.0), 0.03, True),
+        ((3.3, 0.0, 0.0), (0.0, 0.0, 0.0), 0.01, False),
+        ((0.0, 0.0, 0.0), (0.0, 2.1, 0.0), 0.03, True),
+        ((0.0, 0.0, 0.0), (0.0, -1.9, 0.0), 0.03, False),
+    ],
+)  # fmt: skip
+def test_motion_is_half_a_voxel_or_2_degrees_that_aligns_better(
+    translation: tuple[float, float, float],
+    rotation: tuple[float, float, float],
+    gain: float,
+    moved: bool,
+) -> None:
+    from lutetia.imaging.registration import Registration
+    from lutetia.imaging.volume import Grid
+    from lutetia.services.image_dosimetry import (
+        MOTION_NCC_GAIN,
+        MOTION_ROTATION_DEG,
+        MOTION_VOXELS,
+        _appears_moved,
+    )
+
+    assert (MOTION_VOXELS, MOTION_ROTATION_DEG, MOTION_NCC_GAIN) == (0.5, 2.0, 0.02)
+    grid = Grid((4, 4, 4), (6.4, 6.4, 6.4), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    check = Registration(
+        translation, rotation, (0.0, 0.0, 0.0), "test", 0.0, 0.5, 0.5 + gain, 1, "test", ()
+    )
+    assert _appears_moved(check, grid) is moved
+
+
 # --- what was given and what was used -----------------------------------------------------------
 
 

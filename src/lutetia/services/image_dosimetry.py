@@ -73,6 +73,12 @@ BODY_FRACTION: Final[float] = 0.01
 #: A region carried onto a later time point with more than this fraction of it outside
 #: that image's field of view gets a warning.
 MAX_LOST_FRACTION: Final[float] = 0.01
+#: Without --register, a check registration that moves a later time point by more than
+#: this many voxels along an axis, or turns it by more than this many degrees, and raises
+#: the correlation by more than MOTION_NCC_GAIN, is reported as motion.
+MOTION_VOXELS: Final[float] = 0.5
+MOTION_ROTATION_DEG: Final[float] = 2.0
+MOTION_NCC_GAIN: Final[float] = 0.02
 #: Local deposition: floor of the CT density, so that counts the SPECT resolution spills
 #: into air (0.0012 g/mL) do not become doses a thousand times the tissue's. Lung
 #: (about 0.26 g/mL) is above it.
@@ -365,9 +371,13 @@ def _grids_overlap(a: Grid, b: Grid) -> bool:
 
 
 def _align(
-    volumes: list[Volume], options: Options, progress: Progress | None
+    volumes: list[Volume], options: Options, progress: Progress | None, warnings: list[str]
 ) -> tuple[list[Registration], list[dict[str, Any]]]:
-    """The transform of each time point from the first (registered, or the identity)."""
+    """The transform of each time point from the first (registered, or the identity).
+
+    Without ``--register`` each later time point is still registered, as a check only: a
+    time point whose anatomy appears moved (:func:`_appears_moved`) is warned about, since
+    its regions are then measured where the anatomy was at the first time point."""
     from lutetia.imaging.registration import register_rigid
 
     first = volumes[0]
@@ -394,9 +404,40 @@ def _align(
                 "translation_mm": [0.0, 0.0, 0.0],
                 "metric": "none (not registered: the identity transform)",
             }
+            _say(progress, f"checking time point {index + 1} for motion")
+            try:
+                check = register_rigid(first, volume)
+            except BadInputError as error:
+                entry["motion_check"] = f"not done: {error}"
+            else:
+                entry["motion_check"] = check.as_dict()
+                if _appears_moved(check, first.grid):
+                    t = ", ".join(f"{v:.1f}" for v in check.translation_mm)
+                    warnings.append(
+                        f"time point {index + 1} appears moved relative to the first: a rigid "
+                        f"registration finds a translation of ({t}) mm and rotations of "
+                        f"{max(abs(a) for a in check.rotation_deg):.1f}° at most, raising the "
+                        f"correlation from {check.ncc_before:.2f} to {check.ncc_after:.2f}; "
+                        "without --register its regions are measured where the anatomy was at "
+                        "the first time point"
+                    )
         transforms.append(registration)
         report.append(entry)
     return transforms, report
+
+
+def _appears_moved(check: Registration, grid: Grid) -> bool:
+    """Whether a check registration found motion that matters: a translation of more than
+    :data:`MOTION_VOXELS` voxels along an axis or a rotation above
+    :data:`MOTION_ROTATION_DEG`, that raised the correlation by more than
+    :data:`MOTION_NCC_GAIN` (a transform that aligns nothing better is not motion)."""
+    shifted = any(
+        abs(t) > MOTION_VOXELS * s
+        for t, s in zip(check.translation_mm, grid.spacing_mm, strict=True)
+    )
+    turned = max(abs(a) for a in check.rotation_deg) > MOTION_ROTATION_DEG
+    gained = check.ncc_after - check.ncc_before > MOTION_NCC_GAIN
+    return (shifted or turned) and gained
 
 
 def _on_first_grid(volumes: list[Volume], transforms: list[Registration]) -> list[Volume]:
@@ -494,7 +535,7 @@ def run_study(
     from lutetia.imaging.mass import region_masses
 
     volumes, injection, warnings, paths = _read_spect(inputs, options, progress)
-    transforms, registration = _align(volumes, options, progress)
+    transforms, registration = _align(volumes, options, progress, warnings)
     for entry, path in zip(registration, paths, strict=True):
         entry["series"] = str(path)
     grid = volumes[0].grid
