@@ -28,6 +28,7 @@ References
 from __future__ import annotations
 
 import functools
+import json
 import math
 from itertools import permutations
 from pathlib import Path
@@ -434,3 +435,20 @@ def test_cli_kernel_bad_input(
     err = capsys.readouterr().err
     assert option in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_kernel_of_the_beta_spectrum_compares_with_the_published_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `--electrons beta` is the content of Lanconelli et al. 2012; `all` adds IE and Auger.
+    assert main(["dose", "kernel", "--voxel-mm", "4.42", "--size", "1", "--electrons", "beta",
+                 "--json"]) == 0  # fmt: skip
+    beta = json.loads(capsys.readouterr().out)
+    assert beta["electron_emissions"] == ["beta-"]
+    assert "beta- only" in beta["method"]
+    centre = beta["s_values_mgy_per_mbq_s"]["centre"]
+    assert centre == pytest.approx(LANCONELLI_2012[4.42][0], rel=0.01)
+    assert main(["dose", "kernel", "--voxel-mm", "4.42", "--size", "1", "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["electron_emissions"] == ["beta-", "IE", "auger"]
+    assert full["s_values_mgy_per_mbq_s"]["centre"] / centre == pytest.approx(1.12, abs=0.02)

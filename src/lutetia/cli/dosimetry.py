@@ -458,6 +458,11 @@ def register_kernel(which: Any) -> None:
         "--size", "--half-width", dest="size", type=int, default=5, metavar="N",
         help=f"half-width N: kernel of (2N+1)^3 voxels, centre at index N (1-{MAX_KERNEL_SIZE})",
     )  # fmt: skip
+    kernel.add_argument(
+        "--electrons", choices=("all", "beta"), default="all",
+        help="electron emissions: all (beta, conversion and Auger; default) or beta (the beta "
+        "spectrum alone, as the published voxel S-value tables)",
+    )  # fmt: skip
     kernel.add_argument("--out", metavar="FILE.npy", help="save the kernel (mGy/(MBq s)) as .npy")
     kernel.add_argument("--json", action="store_true", help="print one JSON object")
     kernel.set_defaults(handler=run_kernel)
@@ -465,7 +470,11 @@ def register_kernel(which: Any) -> None:
 
 def run_kernel(args: argparse.Namespace) -> int:
     """Compute the 177Lu dose-voxel kernel; print the centre and first neighbours."""
-    from lutetia.dosimetry.voxel import GY_PER_MBQ_H_PER_MGY_PER_MBQ_S, dose_voxel_kernel
+    from lutetia.dosimetry.voxel import (
+        ELECTRON_KINDS,
+        GY_PER_MBQ_H_PER_MGY_PER_MBQ_S,
+        dose_voxel_kernel,
+    )
 
     sizes = list(args.voxel_mm)
     if len(sizes) not in (1, 3):
@@ -477,7 +486,8 @@ def run_kernel(args: argparse.Namespace) -> int:
         sizes[0] if len(sizes) == 1 else (sizes[0], sizes[1], sizes[2])
     )
     try:
-        kernel = dose_voxel_kernel(voxel, half_width_voxels=args.size)
+        kinds = ("beta-",) if args.electrons == "beta" else ELECTRON_KINDS
+        kernel = dose_voxel_kernel(voxel, half_width_voxels=args.size, electron_kinds=kinds)
     except BadInputError as error:
         raise BadInputError("--voxel-mm", error.reason) from None
     neighbours = {
@@ -502,6 +512,7 @@ def run_kernel(args: argparse.Namespace) -> int:
             "centre_index": kernel.half_width_voxels,
             "s_values_mgy_per_mbq_s": values,
             "energy_in_kernel_mev": kernel.energy_in_kernel_mev,
+            "electron_emissions": list(kernel.electron_kinds),
             "kernel_mgy_per_mbq_s": kernel.values_mgy_per_mbq_s.tolist(),
             "kernel_axes": "[k][j][i] (slice, row, column); centre at [N][N][N]",
             "method": kernel.method,
@@ -511,6 +522,7 @@ def run_kernel(args: argparse.Namespace) -> int:
     size = " x ".join(f"{v:g}" for v in kernel.voxel_mm)
     print(f"177Lu dose-voxel kernel, voxel {size} mm, {2 * args.size + 1}^3 voxels")
     print(f"  density {kernel.density_g_per_cm3:g} g/cm3, voxel mass {kernel.voxel_mass_g:.4g} g")
+    print(f"  electron emissions: {', '.join(kernel.electron_kinds)} (ICRP-107)")
     for name, value in values.items():
         offset = neighbours[name]
         print(

@@ -379,7 +379,8 @@ class Kernel:
     ``values_mgy_per_mbq_s`` is indexed like an image, ``[k, j, i]``, with the
     source voxel at ``[h, h, h]`` (h = ``half_width_voxels``); ``voxel_mm`` is
     (Δi, Δj, Δk). ``electron_mgy_per_mbq_s`` and ``photon_mgy_per_mbq_s`` are the
-    two parts; ``energy_in_kernel_mev`` the energy per decay absorbed inside the kernel.
+    two parts; ``energy_in_kernel_mev`` the energy per decay absorbed inside the kernel;
+    ``electron_kinds`` the ICRP-107 electron emissions it holds.
     """
 
     values_mgy_per_mbq_s: NDArray[np.float64]
@@ -391,6 +392,7 @@ class Kernel:
     voxel_mass_g: float
     energy_in_kernel_mev: float
     method: str = METHOD
+    electron_kinds: tuple[str, ...] = ELECTRON_KINDS
 
     @property
     def gy_per_mbq_h(self) -> NDArray[np.float64]:
@@ -759,7 +761,11 @@ def dose_voxel_kernel(
         density_g_per_cm3=density_g_per_cm3,
         voxel_mass_g=mass_g,
         energy_in_kernel_mev=float(np.sum(electron) + np.sum(photon)),
-    )
+        method=METHOD if set(kinds) == set(ELECTRON_KINDS) else METHOD.replace(
+            "beta spectrum, IE and Auger", " and ".join(kinds) + " only"
+        ),
+        electron_kinds=kinds,
+    )  # fmt: skip
 
 
 # --- convolution and DVH ------------------------------------------------------------------
