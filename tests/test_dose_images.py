@@ -119,7 +119,8 @@ def test_without_registration_the_moved_organs_are_mismeasured(phantom: PhantomT
     assert abs(kidney["tia_mbq_h"] / truth - 1.0) > 0.05
     # ... and the check registration says so, for every moved time point (H-M26)
     moved = [w for w in document["warnings"] if "appears moved relative to the first" in w]
-    assert [w.split()[2] for w in moved] == ["2", "3", "4"][: len(phantom.timepoints_h) - 1]
+    later = [str(p) for p in phantom.spect_dirs[1:]]
+    assert [w.split(" appears moved")[0] for w in moved] == later
     assert all("without --register" in w for w in moved)
     for entry, shift in zip(document["registration"][1:], phantom.shifts_mm[1:], strict=True):
         found = entry["motion_check"]["translation_mm"]
@@ -417,6 +418,15 @@ def test_cohort_on_dask_reports_a_broken_study_and_finishes_the_others(
     assert first["timepoints_h"] == ";".join(f"{t:g}" for t in phantom.timepoints_h)
     assert len(first["activities_mbq"].split(";")) == len(phantom.timepoints_h)
     assert int(first["warnings"]) == len([w for w in first["warning_texts"].split(" | ") if w])
+    # The study's own warnings (here: the motion the check registration found, H-M26) reach
+    # every row of the study and the cohort's document, not only the regions' own.
+    for row in rows:
+        assert int(row["study_warnings"]) == len(row["study_warning_texts"].split(" | "))
+        assert "appears moved relative to the first" in row["study_warning_texts"]
+    assert set(document["study_warnings"]) == {"patient-a", "patient-b"}
+    assert all(
+        any("appears moved" in w for w in texts) for texts in document["study_warnings"].values()
+    )
 
 
 def test_cohort_table_as_parquet(phantom: PhantomTruth, tmp_path: Path) -> None:

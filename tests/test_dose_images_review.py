@@ -109,7 +109,20 @@ def test_a_later_series_with_another_half_life_is_refused(
     spect = _altered(phantom, tmp_path, 2, half_life)
     with pytest.raises(BadInputError) as error:
         run_study(_inputs(phantom, spect), Options())
+    assert error.value.field.startswith(f"{spect[2]}: ")
     assert "RadionuclideHalfLife" in error.value.field
+
+
+def test_a_later_series_without_a_nuclide_code_is_refused_by_its_path(
+    phantom: PhantomTruth, tmp_path: Path
+) -> None:
+    def no_code(dataset: pydicom.Dataset) -> None:
+        del dataset.RadiopharmaceuticalInformationSequence[0].RadionuclideCodeSequence
+
+    spect = _altered(phantom, tmp_path, 3, no_code)
+    with pytest.raises(BadInputError) as error:
+        run_study(_inputs(phantom, spect), Options())
+    assert error.value.field == f"{spect[3]}: RadionuclideCodeSequence"
 
 
 def test_a_ga68_pet_given_as_a_spect_time_point_is_refused_for_its_nuclide(
@@ -270,6 +283,9 @@ def test_a_timezone_option_other_than_the_administration_offset_is_warned(
     other = timezone(timedelta(hours=offset_h - 1))
     quiet = run_study(_inputs(phantom, spect), Options(timezone=same))
     assert not [w for w in quiet["warnings"] if "--timezone" in w]
+    # files that carry their own offset do not use --timezone: nothing to say
+    unused = run_study(_inputs(phantom), Options(timezone=other))
+    assert not [w for w in unused["warnings"] if "--timezone" in w]
     loud = run_study(_inputs(phantom, spect), Options(timezone=other))
     said = [w for w in loud["warnings"] if "--timezone" in w]
     assert len(said) == 1

@@ -302,15 +302,16 @@ def test_a_point_missed_by_more_than_20_percent_is_warned(fitted: float, warned:
 
 @pytest.mark.parametrize(
     ("second", "sd", "warned"),
-    [(100.0, None, False), (100.0 + 1e-9, None, True),
+    [(105.0, None, False), (105.0 + 1e-9, None, True), (102.0, None, False),
      (100.0 + 2 * math.hypot(3.0, 4.0) + 1e-6, (3.0, 4.0, 1.0), True),
      (100.0 + 2 * math.hypot(3.0, 4.0) - 1e-6, (3.0, 4.0, 1.0), False)],
 )  # fmt: skip
 def test_a_rise_without_an_uptake_phase_is_warned(
     second: float, sd: tuple[float, ...] | None, warned: bool
 ) -> None:
-    from lutetia.dosimetry.kinetics import fit_quality_warnings
+    from lutetia.dosimetry.kinetics import MIN_RISE_FRACTION, MISFIT_SDS, fit_quality_warnings
 
+    assert (MIN_RISE_FRACTION, MISFIT_SDS) == (0.05, 2.0)
     points = TimeActivity((4.0, 24.0, 48.0), (100.0, second, 90.0), sd)
     curve = _constant(95.0)  # within 20 % of every point: only the rise can be said
     said = fit_quality_warnings(points, "mono", curve)
@@ -320,6 +321,19 @@ def test_a_rise_without_an_uptake_phase_is_warned(
         assert "extrapolated back to 95 MBq at the administration" in said[0]
     # a model with an uptake phase follows a rise: nothing to say
     assert fit_quality_warnings(points, "uptake_washout", curve) == ()
+
+
+@pytest.mark.parametrize(
+    ("sd", "warned"), [(None, True), (15.0, True), (20.0 - 1e-9, True), (20.0 + 1e-9, False)]
+)
+def test_a_miss_within_two_sds_is_not_a_model_failure(sd: float | None, warned: bool) -> None:
+    # A point 40 % off (40 MBq of 100): more than 20 %; with SDs it must also be > 2 SD.
+    from lutetia.dosimetry.kinetics import fit_quality_warnings
+
+    sds = None if sd is None else (sd, sd, sd)
+    points = TimeActivity((4.0, 24.0, 48.0), (100.0, 100.0, 100.0), sds)
+    said = fit_quality_warnings(points, "mono", _constant(140.0))
+    assert bool([w for w in said if "misses" in w]) is warned
 
 
 def test_a_good_fit_says_nothing_and_a_poor_one_says_why() -> None:

@@ -311,6 +311,7 @@ def _run_cohort(args: argparse.Namespace, options: Any) -> int:
     if suffix not in (".csv", ".parquet"):
         raise BadInputError("--table", f"{args.table}: the name must end in .csv or .parquet")
     check_output_path(args.table, option="--table")
+    from lutetia.reports.text import escape_controls
     from lutetia.services.cohort import COLUMNS, find_studies, run_cohort
 
     studies = find_studies(args.cohort)
@@ -339,10 +340,15 @@ def _run_cohort(args: argparse.Namespace, options: Any) -> int:
 
             table = pa.table({column: [row[column] for row in result.rows] for column in COLUMNS})
             pq.write_table(table, temporary)
+    study_warnings: dict[str, list[str]] = {}
+    for row in result.rows:
+        if row["study_warnings"] and row["study"] not in study_warnings:
+            study_warnings[row["study"]] = row["study_warning_texts"].split(" | ")
     document = {
         "studies": result.studies,
         "succeeded": result.studies - len(result.failures),
         "failures": [{"study": f.study, "reason": f.reason} for f in result.failures],
+        "study_warnings": study_warnings,
         "rows": len(result.rows),
         "table": args.table,
         "ran_on": result.scheduler,
@@ -356,4 +362,6 @@ def _run_cohort(args: argparse.Namespace, options: Any) -> int:
         )
         for failure in result.failures:
             print(f"Failed: {failure.study}: {failure.reason}")
+        for study, texts in study_warnings.items():
+            print("\n".join(f"Warning: {study}: {escape_controls(w)}" for w in texts))
     return 0 if not result.failures else 3

@@ -38,9 +38,10 @@ No fit is returned silently when the data cannot support it: every
 is the highest), when the slowest fitted clearance sits on the physical-decay
 bound (no biological washout resolved), when more than half of the TIA
 lies after the last measurement (extrapolated, not measured), when the fitted
-curve misses a measured point by more than 20 % (the model does not describe
-the kinetics), or when the activity rises between the first two points and the
-model has no uptake phase (the curve before the first point is extrapolated
+curve misses a measured point by more than 20 % (and 2 SDs where SDs are given:
+the model does not describe the kinetics), or when the activity rises between
+the first two points (by more than 5 %, or 2 combined SDs) and the model has no
+uptake phase (the curve before the first point is extrapolated
 back to the administration above what was measured).
 """
 
@@ -74,8 +75,13 @@ MAX_POINTS: Final[int] = 1000
 MIN_SD_MBQ: Final[float] = 1e-6
 #: Above this share of the TIA after the last point, the TIA is mostly extrapolated.
 MAX_TAIL_FRACTION: Final[float] = 0.5
-#: A fitted curve farther than this fraction from a measured point does not describe it.
+#: A fitted curve farther than this fraction from a measured point (and, where SDs are
+#: given, farther than MISFIT_SDS of its SD) does not describe it.
 MAX_POINT_MISFIT: Final[float] = 0.20
+MISFIT_SDS: Final[float] = 2.0
+#: Without SDs, a rise between the first two points by more than this fraction of the first
+#: is an uptake phase (with SDs: more than MISFIT_SDS combined SDs).
+MIN_RISE_FRACTION: Final[float] = 0.05
 
 
 @dataclass(frozen=True)
@@ -182,14 +188,18 @@ def fit_quality_warnings(
     points: TimeActivity, model: ModelName, curve: Callable[[float], float]
 ) -> tuple[str, ...]:
     """Why the fitted ``curve`` of ``model`` may not describe ``points``: a point it misses
-    by more than :data:`MAX_POINT_MISFIT`, and a rise between the first two points (more
-    than twice their combined SD where SDs are given) that a model without an uptake phase
-    cannot follow, so that it is extrapolated back to t = 0 above the measurements."""
+    by more than :data:`MAX_POINT_MISFIT` (and by more than :data:`MISFIT_SDS` of the
+    point's SD, where SDs are given), and a rise between the first two points (more than
+    :data:`MIN_RISE_FRACTION` of the first, or than MISFIT_SDS combined SDs where SDs are
+    given) that a model without an uptake phase cannot follow, so that it is extrapolated
+    back to t = 0 above the measurements."""
     warnings: list[str] = []
     misses = []
-    for t, measured in zip(points.time_h, points.activity_mbq, strict=True):
+    sds = points.sd_mbq or (0.0,) * len(points)
+    for t, measured, sd in zip(points.time_h, points.activity_mbq, sds, strict=True):
         fitted = curve(t)
-        if measured > 0 and abs(fitted - measured) > MAX_POINT_MISFIT * measured:
+        miss = abs(fitted - measured)
+        if measured > 0 and miss > MAX_POINT_MISFIT * measured and miss > MISFIT_SDS * sd:
             misses.append(
                 f"{t:g} h: measured {measured:.4g} MBq, fitted {fitted:.4g} MBq "
                 f"({100 * (fitted / measured - 1):+.0f} %)"
@@ -202,17 +212,17 @@ def fit_quality_warnings(
         )
     values = points.activity_mbq
     if model != "uptake_washout" and len(values) >= 2:
-        margin = 0.0
+        margin = MIN_RISE_FRACTION * values[0]
         if points.sd_mbq is not None:
-            margin = 2 * math.hypot(points.sd_mbq[0], points.sd_mbq[1])
+            margin = MISFIT_SDS * math.hypot(points.sd_mbq[0], points.sd_mbq[1])
         if values[1] - values[0] > margin:
             t0, t1 = points.time_h[0], points.time_h[1]
             warnings.append(
                 f"the activity rises from {t0:g} h to {t1:g} h ({values[0]:.4g} → "
                 f"{values[1]:.4g} MBq) but the {model} model has no uptake phase: before "
                 f"{t0:g} h the curve is extrapolated back to {curve(0.0):.4g} MBq at the "
-                "administration, so that part of the TIA is overestimated (more time points "
-                "let AICc choose the uptake–washout model)"
+                "administration, so that part of the TIA is overestimated (the uptake–washout "
+                "model follows a rise; chosen automatically it needs at least 5 points)"
             )
     return tuple(warnings)
 

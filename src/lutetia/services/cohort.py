@@ -43,6 +43,8 @@ COLUMNS: Final[tuple[str, ...]] = (
     "timepoints_h",
     "activities_mbq",
     "warning_texts",
+    "study_warnings",
+    "study_warning_texts",
 )
 
 
@@ -87,6 +89,9 @@ def study_rows(study: str, document: dict[str, Any]) -> list[dict[str, Any]]:
     """One table row per region of a study's result document."""
     rows = []
     warnings = document.get("warnings", [])
+    names = tuple(f"{name}:" for name in document["regions"])
+    # The study's own warnings (motion, calibration, time zone, administration): every row.
+    study_wide = [w for w in warnings if not w.startswith(names)]
     for name, region in document["regions"].items():
         dvh = region.get("dvh") or {}
         points = region.get("timepoints", [])
@@ -113,6 +118,8 @@ def study_rows(study: str, document: dict[str, Any]) -> list[dict[str, Any]]:
                 "timepoints_h": ";".join(f"{p['t_h']:.6g}" for p in points),
                 "activities_mbq": ";".join(f"{p['activity_mbq']:.6g}" for p in points),
                 "warning_texts": " | ".join(mine),
+                "study_warnings": len(study_wide),
+                "study_warning_texts": " | ".join(study_wide),
             }
         )
     return rows

@@ -248,13 +248,18 @@ def _read_spect(
             )
         # Every series is of 177Lu (before its values are read: a series of another nuclide
         # would be decay-corrected with that nuclide's half-life and counted as 177Lu).
-        stated = read_injection(path, timezone=options.timezone)
-        if stated.nuclide not in (None, "Lu-177"):
-            raise BadInputError(
-                f"{path}: RadiopharmaceuticalInformationSequence",
-                f"the radionuclide is {stated.nuclide}, not Lu-177",
-            )
-        checked_half_life_h(stated)
+        try:
+            stated = read_injection(path, timezone=options.timezone)
+            if stated.nuclide not in (None, "Lu-177"):
+                raise BadInputError(
+                    "RadiopharmaceuticalInformationSequence",
+                    f"the radionuclide is {stated.nuclide}, not Lu-177",
+                )
+            checked_half_life_h(stated)
+        except BadInputError as error:
+            if str(path) in error.field:
+                raise
+            raise BadInputError(f"{path}: {error.field}", error.reason) from None
         injections.append(stated)
     for path in inputs.spect:
         _say(progress, f"reading SPECT {path.name}")
@@ -274,7 +279,13 @@ def _read_spect(
         volumes.append(volume)
     injection = injections[0]
     offset = injection.at.utcoffset()
-    if options.timezone is not None and offset != options.timezone.utcoffset(None):
+    user_zone = "time zone given by the user"
+    if (
+        options.timezone is not None
+        and any(user_zone in volume.source for volume in volumes)
+        and user_zone not in injection.source
+        and offset != options.timezone.utcoffset(None)
+    ):
         warnings.append(
             f"the administration time states its own UTC offset ({injection.at.isoformat()}) "
             f"and series without TimezoneOffsetFromUTC were read with --timezone "
@@ -371,7 +382,11 @@ def _grids_overlap(a: Grid, b: Grid) -> bool:
 
 
 def _align(
-    volumes: list[Volume], options: Options, progress: Progress | None, warnings: list[str]
+    volumes: list[Volume],
+    options: Options,
+    progress: Progress | None,
+    warnings: list[str],
+    paths: Sequence[Path],
 ) -> tuple[list[Registration], list[dict[str, Any]]]:
     """The transform of each time point from the first (registered, or the identity).
 
@@ -414,7 +429,8 @@ def _align(
                 if _appears_moved(check, first.grid):
                     t = ", ".join(f"{v:.1f}" for v in check.translation_mm)
                     warnings.append(
-                        f"time point {index + 1} appears moved relative to the first: a rigid "
+                        f"{paths[index]} appears moved relative to the first time point "
+                        f"({paths[0]}): a rigid "
                         f"registration finds a translation of ({t}) mm and rotations of "
                         f"{max(abs(a) for a in check.rotation_deg):.1f}° at most, raising the "
                         f"correlation from {check.ncc_before:.2f} to {check.ncc_after:.2f}; "
@@ -535,7 +551,7 @@ def run_study(
     from lutetia.imaging.mass import region_masses
 
     volumes, injection, warnings, paths = _read_spect(inputs, options, progress)
-    transforms, registration = _align(volumes, options, progress, warnings)
+    transforms, registration = _align(volumes, options, progress, warnings, paths)
     for entry, path in zip(registration, paths, strict=True):
         entry["series"] = str(path)
     grid = volumes[0].grid
