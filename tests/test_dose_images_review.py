@@ -305,3 +305,68 @@ def test_the_missing_time_zone_error_names_the_option(
     ])  # fmt: skip
     assert status == 2
     assert "(--timezone ±HH:MM)" in capsys.readouterr().err
+
+
+# --- kidney regions: BED and the course against the limits (issue 11) -----------------------
+
+
+def test_kidney_regions_carry_their_bed_and_the_course_check(
+    document: dict[str, Any], phantom: PhantomTruth
+) -> None:
+    from lutetia.dosimetry.bed import bed_mono
+
+    for name in ("kidney_left", "kidney_right", "kidneys"):
+        region = document["regions"][name]
+        assert region["model"] == "mono"
+        # mono-exponential kinetics: the Lea–Catcheside BED is bed_mono with the fit's T_eff
+        expected = bed_mono(region["absorbed_dose_gy"], region["effective_half_life_h"])
+        assert region["bed_gy"] == pytest.approx(expected, rel=1e-9)
+        course = region["course"]
+        assert course["absorbed_total_gy"] == region["absorbed_dose_gy"]
+        assert course["bed_total_gy"] == region["bed_gy"]
+        assert (course["absorbed_limit_gy"], course["bed_limit_gy"]) == (23.0, 40.0)
+        dose, bed = region["absorbed_dose_gy"], region["bed_gy"]
+        further = min((23.0 - dose) // dose, (40.0 - bed) // bed)  # after this cycle
+        assert course["further_cycles_within_limits"] == further
+    assert "bed_gy" not in document["regions"]["liver"]
+
+
+def test_kidney_course_with_the_cycles_already_given(phantom: PhantomTruth) -> None:
+    document = run_study(
+        _inputs(phantom),
+        Options(kidney_already_gy=20.0, kidney_already_bed_gy=25.0, risk_factors=True),
+    )
+    region = document["regions"]["kidneys"]
+    course = region["course"]
+    assert course["absorbed_total_gy"] == pytest.approx(20.0 + region["absorbed_dose_gy"])
+    assert course["bed_limit_gy"] == 28.0
+    assert course["further_cycles_within_limits"] == 0
+    said = [w for w in document["warnings"] if w.startswith("kidneys: the cumulative kidney")]
+    assert said  # 20 Gy + this cycle exceeds 23 Gy
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [(["--kidney-already-gy", "-1"], "--kidney-already-gy"),
+     (["--kidney-already-gy", "10", "--kidney-already-bed-gy", "9"], "--kidney-already-bed-gy"),
+     (["--kidney-already-bed-gy", "nan"], "--kidney-already-bed-gy")],
+)  # fmt: skip
+def test_kidney_course_options_bad_input(
+    phantom: PhantomTruth, capsys: pytest.CaptureFixture[str], extra: list[str], field: str
+) -> None:
+    arguments = [a for p in phantom.spect_dirs for a in ("--spect", str(p))]
+    status = main([
+        "dose", "images", *arguments, "--masks", str(phantom.labels_path),
+        "--labels", str(phantom.label_names_path), "--calibration-cps-per-mbq", "10", *extra,
+    ])  # fmt: skip
+    assert status == 2
+    assert field in capsys.readouterr().err
+
+
+def test_kidney_course_options_are_one_patients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["dose", "images", "--cohort", str(tmp_path), "--table",
+                   str(tmp_path / "t.csv"), "--risk-factors"])  # fmt: skip
+    assert status == 2
+    assert "--risk-factors" in capsys.readouterr().err

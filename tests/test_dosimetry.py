@@ -344,3 +344,63 @@ def test_a_good_fit_says_nothing_and_a_poor_one_says_why() -> None:
     bi = select_model(series(lambda t: 80 * math.exp(-0.3 * t) + 20 * math.exp(-LP * t), four))
     assert bi.model == "mono"
     assert any("misses" in w for w in bi.warnings)
+
+
+# --- the kidney course check of measured doses (issue 11: image dosimetry → BED, limits) -----
+
+
+def test_kidney_course_adds_the_cycles_and_counts_the_further_ones() -> None:
+    from lutetia.dosimetry.bed import LIMITS, kidney_course_check
+
+    check = kidney_course_check(4.0, 5.0, already_gy=8.0, already_bed_gy=10.0)
+    assert (check.absorbed_total_gy, check.bed_total_gy) == (12.0, 15.0)
+    assert check.absorbed_limit is LIMITS["kidneys_absorbed"]
+    assert check.bed_limit is LIMITS["kidneys_bed"]
+    # absorbed: (23 − 12)/4 = 2.75 → 2; BED: (40 − 15)/5 = 5 → 5; the fewer
+    assert check.further_cycles == 2
+    assert check.warnings == ()
+    risky = kidney_course_check(4.0, 5.0, already_gy=8.0, already_bed_gy=10.0, risk_factors=True)
+    assert risky.bed_limit is LIMITS["kidneys_bed_risk"]
+    assert risky.further_cycles == 2  # BED (28 − 15)/5 = 2.6 → 2
+
+
+@pytest.mark.parametrize(
+    ("absorbed", "bed", "further", "over"),
+    [(23.0, 23.0, 0, ()), (23.0 + 1e-9, 24.0, 0, ("absorbed dose",)),
+     (11.5, 20.0, 1, ()), (11.5, 20.0 + 1e-9, 0, ()), (5.0, 40.0 + 1e-9, 0, ("BED",))],
+)  # fmt: skip
+def test_kidney_course_limits_at_their_edges(
+    absorbed: float, bed: float, further: int, over: tuple[str, ...]
+) -> None:
+    from lutetia.dosimetry.bed import kidney_course_check
+
+    check = kidney_course_check(absorbed, bed)
+    assert check.further_cycles == further
+    said = [w for w in check.warnings if "exceeds" in w]
+    assert [w.split("cumulative kidney ")[1].split(" ")[0] for w in said] == [
+        o.split()[0] for o in over
+    ]
+
+
+def test_kidney_course_without_the_bed_already_received_says_so() -> None:
+    from lutetia.dosimetry.bed import kidney_course_check
+
+    check = kidney_course_check(4.0, 5.0, already_gy=8.0)
+    assert check.bed_total_gy == 13.0  # 8 Gy counted as BED, its lower bound
+    assert "lower bound" in check.warnings[0]
+    assert kidney_course_check(4.0, 5.0).warnings == ()  # first cycle: nothing already
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"already_gy": 8.0, "already_bed_gy": 7.0}, "--kidney-already-bed-gy"),
+     ({"already_gy": -1.0}, "--kidney-already-gy"),
+     ({"already_gy": math.nan}, "--kidney-already-gy"),
+     ({"already_bed_gy": 2e4}, "--kidney-already-bed-gy")],
+)  # fmt: skip
+def test_kidney_course_bad_input_names_the_option(kwargs: dict[str, float], field: str) -> None:
+    from lutetia.dosimetry.bed import kidney_course_check
+
+    with pytest.raises(BadInputError) as error:
+        kidney_course_check(4.0, 5.0, **kwargs)  # type: ignore[arg-type]
+    assert error.value.field == field

@@ -52,6 +52,18 @@ def register_images(which: Any) -> None:
         "--register", action="store_true", help="register later time points to the first"
     )
     images.add_argument(
+        "--kidney-already-gy", type=finite, metavar="GY",
+        help="kidney absorbed dose of the cycles already given (cumulative check)",
+    )  # fmt: skip
+    images.add_argument(
+        "--kidney-already-bed-gy", type=finite, metavar="GY",
+        help="kidney BED of the cycles already given (cumulative check)",
+    )  # fmt: skip
+    images.add_argument(
+        "--risk-factors", action="store_true",
+        help="kidney risk factors: BED limit 28 Gy instead of 40 Gy",
+    )  # fmt: skip
+    images.add_argument(
         "--voxelwise", action="store_true", help="fit every voxel; dose map and DVH per region"
     )
     images.add_argument(
@@ -108,12 +120,36 @@ def _options(args: argparse.Namespace) -> Any:
                 f"{args.calibration_cps_per_mbq:g} is outside {low:g}–{high:g} cps/MBq "
                 "(a unit slip?)",
             )
+    course = {
+        "--kidney-already-gy": args.kidney_already_gy,
+        "--kidney-already-bed-gy": args.kidney_already_bed_gy,
+        "--risk-factors": args.risk_factors or None,
+    }
+    for option, value in course.items():
+        if value is not None and args.cohort:
+            raise BadInputError(option, "is one patient's: it does not apply with --cohort")
+    from lutetia.dosimetry.plausibility import check_dose
+
+    for option in ("--kidney-already-gy", "--kidney-already-bed-gy"):
+        if course[option] is not None:
+            check_dose(float(course[option]), option)
+    if args.kidney_already_bed_gy is not None and args.kidney_already_bed_gy < (
+        args.kidney_already_gy or 0.0
+    ):
+        raise BadInputError(
+            "--kidney-already-bed-gy",
+            f"{args.kidney_already_bed_gy:g} Gy is less than the {args.kidney_already_gy:g} Gy "
+            "already absorbed (--kidney-already-gy): a BED is never less than its absorbed dose",
+        )
     return Options(
         calibration_cps_per_mbq=args.calibration_cps_per_mbq,
         register=args.register,
         voxelwise=args.voxelwise,
         kernel=args.kernel,
         timezone=None if args.timezone is None else parse_offset(args.timezone),
+        kidney_already_gy=args.kidney_already_gy or 0.0,
+        kidney_already_bed_gy=args.kidney_already_bed_gy,
+        risk_factors=args.risk_factors,
     )
 
 
@@ -268,6 +304,18 @@ def _report(document: dict[str, Any]) -> str:
                 f" {_number(dvh.get('d98_gy'), '8.3g')} {_number(dvh.get('d2_gy'), '8.3g')}"
             )
         lines.append(line)
+    for name, region in document["regions"].items():
+        course = region.get("course")
+        if course:
+            lines.append(
+                f"Kidney course, {escape_controls(name)}: this cycle "
+                f"{region['absorbed_dose_gy']:.3g} Gy, BED {region['bed_gy']:.3g} Gy; "
+                "with the cycles already given "
+                f"{course['absorbed_total_gy']:.3g} Gy of {course['absorbed_limit_gy']:g} Gy and "
+                f"BED {course['bed_total_gy']:.3g} Gy of {course['bed_limit_gy']:g} Gy; "
+                f"{course['further_cycles_within_limits']} further cycles like this one stay "
+                "within both"
+            )
     methods = sorted({str(r.get("mass_method")) for r in document["regions"].values()})
     lines.extend(f"Masses: {escape_controls(m)}" for m in methods)
     for entry in document["registration"][1:]:

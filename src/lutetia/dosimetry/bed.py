@@ -120,3 +120,85 @@ LIMITS: Final[dict[str, OrganLimit]] = {
         "of Benua RS et al., Am J Roentgenol 1962;87:171-182",
     ),
 }  # fmt: skip
+
+
+#: Regions whose measured dose is checked against the kidney limits.
+KIDNEY_REGIONS: Final[tuple[str, ...]] = ("kidneys", "kidney_left", "kidney_right")
+
+
+@dataclass(frozen=True)
+class CourseCheck:
+    """One cycle's measured kidney absorbed dose and BED against the course limits: the
+    totals with the cycles already given, and how many further cycles like this one stay
+    within both limits."""
+
+    absorbed_gy: float
+    bed_gy: float
+    absorbed_total_gy: float
+    bed_total_gy: float
+    absorbed_limit: OrganLimit
+    bed_limit: OrganLimit
+    further_cycles: int
+    warnings: tuple[str, ...]
+
+
+def kidney_course_check(
+    absorbed_gy: float,
+    bed_gy: float,
+    *,
+    already_gy: float = 0.0,
+    already_bed_gy: float | None = None,
+    risk_factors: bool = False,
+) -> CourseCheck:
+    """Add this cycle's kidney absorbed dose and BED to those of the cycles already given
+    and compare the totals with the limits (:data:`LIMITS`; BED 28 Gy with risk factors).
+
+    Cycles weeks apart add (module docstring). Without ``already_bed_gy`` the BED already
+    received is taken as ``already_gy``, its lower bound (BED ≥ D), and a warning says so.
+    ``further_cycles``: how many more cycles with this cycle's dose and BED keep both totals
+    within their limits.
+    """
+    check_dose(absorbed_gy, "absorbed_gy")
+    check_dose(bed_gy, "bed_gy")
+    check_dose(already_gy, "--kidney-already-gy")
+    if bed_gy < absorbed_gy * (1 - 1e-12):
+        raise BadInputError("bed_gy", f"{bed_gy:g} Gy is less than the absorbed {absorbed_gy:g} Gy")
+    warnings: list[str] = []
+    if already_bed_gy is None:
+        already_bed = already_gy
+        if already_gy > 0:
+            warnings.append(
+                f"kidney BED already received not given (--kidney-already-bed-gy): counted as "
+                f"the {already_gy:g} Gy already absorbed, its lower bound (BED ≥ D), so the "
+                "BED total may be higher"
+            )
+    else:
+        check_dose(already_bed_gy, "--kidney-already-bed-gy")
+        if already_bed_gy < already_gy:
+            raise BadInputError(
+                "--kidney-already-bed-gy",
+                f"{already_bed_gy:g} Gy is less than the {already_gy:g} Gy already absorbed "
+                "(--kidney-already-gy): a BED is never less than its absorbed dose",
+            )
+        already_bed = already_bed_gy
+    absorbed_limit = LIMITS["kidneys_absorbed"]
+    bed_limit = LIMITS["kidneys_bed_risk" if risk_factors else "kidneys_bed"]
+    absorbed_total = already_gy + absorbed_gy
+    bed_total = already_bed + bed_gy
+    for total, limit in ((absorbed_total, absorbed_limit), (bed_total, bed_limit)):
+        if total > limit.limit_gy:
+            warnings.append(
+                f"the cumulative kidney {limit.quantity} {total:.3g} Gy exceeds the "
+                f"{limit.limit_gy:g} Gy limit ({limit.source})"
+            )
+    further = [
+        math.floor((limit.limit_gy - total) / per_cycle + 1e-12) if per_cycle > 0 else 10**9
+        for total, limit, per_cycle in (
+            (absorbed_total, absorbed_limit, absorbed_gy),
+            (bed_total, bed_limit, bed_gy),
+        )
+    ]
+    return CourseCheck(
+        absorbed_gy, bed_gy, absorbed_total, bed_total, absorbed_limit, bed_limit,
+        max(0, min(further)), tuple(warnings),
+    )  # fmt: skip

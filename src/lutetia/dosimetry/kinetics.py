@@ -208,7 +208,8 @@ def fit_quality_warnings(
         warnings.append(
             f"the fitted {model} curve misses {len(misses)} of the {len(points)} points by more "
             f"than {100 * MAX_POINT_MISFIT:.0f} % ({'; '.join(misses)}): the model does not "
-            "describe these kinetics, so the TIA is unreliable"
+            "describe these points (other kinetics, or a point off by motion, partial volume "
+            "or a wrong time), so the TIA is unreliable"
         )
     values = points.activity_mbq
     if model != "uptake_washout" and len(values) >= 2:

@@ -120,6 +120,11 @@ class Options:
     voxelwise: bool = False
     kernel: bool = False
     timezone: tzinfo | None = None
+    #: The kidneys' absorbed dose and BED of the cycles already given, and risk factors
+    #: (BED limit 28 Gy instead of 40 Gy): the course check of the kidney regions.
+    kidney_already_gy: float = 0.0
+    kidney_already_bed_gy: float | None = None
+    risk_factors: bool = False
     steps: list[str] = field(default_factory=list, compare=False, repr=False)
 
 
@@ -545,6 +550,7 @@ def run_study(
     """
 
     from lutetia.dosimetry.absorbed import absorbed_dose
+    from lutetia.dosimetry.bed import KIDNEY_REGIONS
     from lutetia.dosimetry.kinetics import TimeActivity, select_models
     from lutetia.imaging.dicom import read_series
     from lutetia.imaging.masks import read_masks
@@ -619,6 +625,9 @@ def run_study(
                 fit_notes=list(fit.notes),
             )
             warnings.extend(f"{name}: {w}" for w in (*fit.warnings, *dose.warnings))
+            if name in KIDNEY_REGIONS:
+                region.update(_kidney_course(fit, dose.absorbed_dose_gy, options))
+                warnings.extend(f"{name}: {w}" for w in region["course"]["warnings"])
     document: dict[str, Any] = {
         "regions": regions,
         "registration": registration,
@@ -660,6 +669,10 @@ def run_study(
             "time of each point: acquisition start − administration (DICOM tags)",
             "organ dose: TIA × S value of a sphere of the region's mass (self-dose only, "
             "lutetia.dosimetry.absorbed)",
+            "kidney regions: BED of this cycle from the fitted kinetics (α/β 2.6 Gy, repair "
+            "half-time 2.8 h), added to the cycles already given (--kidney-already-gy, "
+            "--kidney-already-bed-gy: applied to every kidney region) and compared with the "
+            "course limits (absorbed 23 Gy; BED 40 Gy, 28 Gy with --risk-factors)",
         ],
         "warnings": warnings,
     }
@@ -680,6 +693,48 @@ def run_study(
             regions[name]["mean_voxel_dose_gy"] = dvh_entry["mean_gy"]
             regions[name]["dvh"] = dvh_entry
     return document
+
+
+def _kidney_course(fit: Any, absorbed_gy: float, options: Options) -> dict[str, Any]:
+    """The kidney region's BED for this cycle, from its fitted kinetics (the dose rate is
+    the activity curve times the region's S value, Ḋ(t) = (D/Ã)·A(t)), and the course check
+    against the kidney limits (:func:`lutetia.dosimetry.bed.kidney_course_check`)."""
+    from lutetia.dosimetry.bed import (
+        KIDNEY_ALPHA_BETA_GY,
+        KIDNEY_REPAIR_HALF_TIME_H,
+        bed_from_rates,
+        kidney_course_check,
+    )
+    from lutetia.dosimetry.kinetics import _components
+
+    gy_per_mbq_h = absorbed_gy / fit.tia_mbq_h
+    amplitudes, lambdas = _components(fit.model, list(fit.parameters.values()))
+    bed = bed_from_rates([a * gy_per_mbq_h for a in amplitudes], lambdas)
+    check = kidney_course_check(
+        absorbed_gy, bed, already_gy=options.kidney_already_gy,
+        already_bed_gy=options.kidney_already_bed_gy, risk_factors=options.risk_factors,
+    )  # fmt: skip
+    return {
+        "bed_gy": bed,
+        "bed_parameters": {
+            "alpha_beta_gy": KIDNEY_ALPHA_BETA_GY,
+            "repair_half_time_h": KIDNEY_REPAIR_HALF_TIME_H,
+            "method": "Lea–Catcheside factor of the fitted kinetics (Dale 1985); kidney "
+            "α/β and repair half-time of Barone et al. 2005 (lutetia.dosimetry.bed)",
+        },
+        "course": {
+            "already_gy": options.kidney_already_gy,
+            "already_bed_gy": options.kidney_already_bed_gy,
+            "absorbed_total_gy": check.absorbed_total_gy,
+            "bed_total_gy": check.bed_total_gy,
+            "absorbed_limit_gy": check.absorbed_limit.limit_gy,
+            "absorbed_limit_source": check.absorbed_limit.source,
+            "bed_limit_gy": check.bed_limit.limit_gy,
+            "bed_limit_source": check.bed_limit.source,
+            "further_cycles_within_limits": check.further_cycles,
+            "warnings": list(check.warnings),
+        },
+    }
 
 
 def voxel_mass_g(ct_hu: Any, calibration: DensityCalibration, voxel_volume_ml: float) -> Any:
