@@ -380,6 +380,11 @@ def test_a_physicist_records_image_dosimetry_for_a_given_cycle(
     assert patient.version == 2
     page = client_for("viewer").get(f"/patients/{patient.pk}/")
     assert b"Measured absorbed dose summed over cycles 2" in page.content
+    # the kidneys' BED of the cycle is summed too, against the BED limit (40 Gy)
+    assert kidneys["bed_gy"] >= kidneys["absorbed_dose_gy"]
+    assert b"kidneys (BED)" in page.content
+    assert b"kidney_left</td>" in page.content
+    assert page.content.count(b"40.0 Gy (BED") >= 1
 
 
 def test_a_cycle_given_on_its_planned_day_is_recorded(

@@ -492,19 +492,26 @@ def add_study(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _studies(patient: Patient) -> dict[str, Any]:
     """The patient's image studies and the measured absorbed doses summed over cycles."""
-    from lutetia.dosimetry.bed import LIMITS
+    from lutetia.dosimetry.bed import KIDNEY_REGIONS, LIMITS
 
     studies = list(patient.studies.select_related("recorded_by").order_by("cycle_number"))
     latest: dict[int, Any] = {}
     for study in studies:
         latest.setdefault(study.cycle_number, study)  # newest first within a cycle
-    limits = {"kidneys": LIMITS["kidneys_absorbed"], "red_marrow": LIMITS["red_marrow_absorbed"]}
+    limits = dict.fromkeys(KIDNEY_REGIONS, LIMITS["kidneys_absorbed"])
+    limits["red_marrow"] = LIMITS["red_marrow_absorbed"]
     totals: dict[str, float] = {}
+    beds: dict[str, list[float | None]] = {}
     for study in latest.values():
         for name, region in study.document.get("regions", {}).items():
             dose = region.get("absorbed_dose_gy")
             if isinstance(dose, int | float):
                 totals[name] = totals.get(name, 0.0) + float(dose)
+                if name in KIDNEY_REGIONS:  # a study recorded before BED was computed has none
+                    bed = region.get("bed_gy")
+                    beds.setdefault(name, []).append(
+                        float(bed) if isinstance(bed, int | float) else None
+                    )
     cumulative = [
         {
             "region": name,
@@ -514,6 +521,14 @@ def _studies(patient: Patient) -> dict[str, Any]:
         }
         for name, total in sorted(totals.items())
     ]
+    bed_limit = LIMITS["kidneys_bed"]  # the patient's risk factors are the physician's call
+    for name, values in sorted(beds.items()):
+        if all(v is not None for v in values):
+            total = sum(v for v in values if v is not None)
+            cumulative.append(
+                {"region": f"{name} (BED)", "cumulative_gy": total, "limit": bed_limit,
+                 "fraction": total / bed_limit.limit_gy}
+            )  # fmt: skip
     return {"list": studies, "cycles": sorted(latest), "cumulative": cumulative}
 
 
