@@ -404,3 +404,61 @@ def test_kidney_course_bad_input_names_the_option(kwargs: dict[str, float], fiel
     with pytest.raises(BadInputError) as error:
         kidney_course_check(4.0, 5.0, **kwargs)  # type: ignore[arg-type]
     assert error.value.field == field
+
+
+def test_kidney_course_messages_and_edges_word_for_word() -> None:
+    # Mutation testing (2026-12-02) left messages, field names and exact edges untested.
+    from lutetia.dosimetry.bed import kidney_course_check
+
+    check = kidney_course_check(4.0, 5.0, already_gy=20.0)
+    assert check.warnings == (
+        "kidney BED already received not given (--kidney-already-bed-gy): counted as the 20 Gy "
+        "already absorbed, its lower bound (BED ≥ D), so the BED total may be higher",
+        "the cumulative kidney absorbed dose 24 Gy exceeds the 23 Gy limit (EBRT tolerance "
+        "TD5/5 for the whole kidney (Emami B et al., Int J Radiat Oncol Biol Phys "
+        "1991;21:109-122))",
+    )
+    assert kidney_course_check(4.0, 5.0, already_gy=0.5).warnings[0].startswith("kidney BED")
+    # a BED equal to the absorbed dose, and a BED already equal to the dose already: accepted
+    assert kidney_course_check(4.0, 4.0, already_gy=2.0, already_bed_gy=2.0).bed_total_gy == 6.0
+    # a cycle that delivered nothing limits nothing: the further cycles come from the other
+    assert kidney_course_check(0.0, 0.0).further_cycles == 10**9
+    assert kidney_course_check(0.0, 0.0).absorbed_gy == 0.0
+    assert kidney_course_check(2.0, 3.0).bed_gy == 3.0
+    assert kidney_course_check(2.0, 3.0).absorbed_gy == 2.0
+    cases = [
+        ((-1.0, 5.0), {}, "absorbed_gy", "-1.0 Gy must be ≥ 0"),
+        ((4.0, -1.0), {}, "bed_gy", "-1.0 Gy must be ≥ 0"),
+        ((4.0, 3.0), {}, "bed_gy", "3 Gy is less than the absorbed 4 Gy"),
+        ((4.0, 5.0), {"already_gy": 8.0, "already_bed_gy": 7.0}, "--kidney-already-bed-gy",
+         "7 Gy is less than the 8 Gy already absorbed (--kidney-already-gy): a BED is never "
+         "less than its absorbed dose"),
+    ]  # fmt: skip
+    for arguments, options, field, reason in cases:
+        with pytest.raises(BadInputError) as error:
+            kidney_course_check(*arguments, **options)  # type: ignore[arg-type]
+        assert (error.value.field, error.value.reason) == (field, reason)
+
+
+def test_fit_quality_warning_word_for_word_and_its_edges() -> None:
+    from lutetia.dosimetry.kinetics import fit_quality_warnings
+
+    points = TimeActivity((4.0, 24.0, 48.0), (100.0, 90.0, 0.5))
+    said = fit_quality_warnings(points, "mono", lambda t: {4.0: 100.0, 24.0: 90.0}.get(t, 0.8))
+    assert said == (
+        "the fitted mono curve misses 1 of the 3 points by more than 20 % (48 h: measured "
+        "0.5 MBq, fitted 0.8 MBq (+60 %)): the model does not describe these points (other "
+        "kinetics, or a point off by motion, partial volume or a wrong time), so the TIA is "
+        "unreliable",
+    )
+    two = fit_quality_warnings(points, "mono", lambda t: {4.0: 50.0, 24.0: 90.0}.get(t, 0.8))
+    assert "(4 h: measured 100 MBq, fitted 50 MBq (-50 %); 48 h:" in two[0]
+    # a point measured as zero cannot be missed by a fraction of itself
+    zero = TimeActivity((4.0, 24.0, 48.0), (100.0, 90.0, 0.0))
+    assert fit_quality_warnings(zero, "mono", lambda t: {4.0: 100.0, 24.0: 90.0}.get(t, 1.0)) == ()
+    # exactly 20 % (and exactly 2 SDs) is not more than the limit
+    exact = TimeActivity((4.0, 24.0), (100.0, 100.0))
+    assert fit_quality_warnings(exact, "mono", lambda _t: 80.0) == ()
+    sds = TimeActivity((4.0, 24.0), (100.0, 100.0), (15.0, 15.0))
+    assert fit_quality_warnings(sds, "mono", lambda _t: 70.0) == ()  # 30 = 2 × 15
+    assert fit_quality_warnings(sds, "mono", lambda _t: 69.0) != ()
