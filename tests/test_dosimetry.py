@@ -462,3 +462,19 @@ def test_fit_quality_warning_word_for_word_and_its_edges() -> None:
     sds = TimeActivity((4.0, 24.0), (100.0, 100.0), (15.0, 15.0))
     assert fit_quality_warnings(sds, "mono", lambda _t: 70.0) == ()  # 30 = 2 × 15
     assert fit_quality_warnings(sds, "mono", lambda _t: 69.0) != ()
+
+
+def test_rise_warning_word_for_word_with_two_points_and_small_cycles() -> None:
+    from lutetia.dosimetry.bed import kidney_course_check
+    from lutetia.dosimetry.kinetics import fit_quality_warnings
+
+    two = TimeActivity((4.0, 24.0), (100.0, 110.0))
+    curve = {0.0: 101.0, 4.0: 100.0, 24.0: 105.0}.__getitem__
+    assert fit_quality_warnings(two, "mono", curve) == (
+        "the activity rises from 4 h to 24 h (100 → 110 MBq) but the mono model has no uptake "
+        "phase: before 4 h the curve is extrapolated back to 101 MBq at the administration, so "
+        "that part of the TIA is overestimated (the uptake–washout model follows a rise; chosen "
+        "automatically it needs at least 5 points)",
+    )
+    # cycles of less than 1 Gy are counted too: (23 − 0.5)/0.5 = 45, (40 − 0.6)/0.6 = 65.67
+    assert kidney_course_check(0.5, 0.6).further_cycles == 45
