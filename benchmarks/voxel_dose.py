@@ -1,10 +1,10 @@
 """Voxel dosimetry: 177Lu kernel computation and the convolution of a 128³ TIA map.
 
 Run: ``uv run python benchmarks/voxel_dose.py [SIZE]`` (default 128). Times the
-electron and the scattered-photon Monte Carlo (each once per process), a 4.8 mm kernel of 11³ and of 21³
-voxels, and the FFT convolution of a SIZE³ TIA map (random, fixed seed) with
-the 21³ kernel; peak resident memory from ``resource.getrusage`` (the whole
-process, so it includes Python, numpy and scipy).
+electron and the scattered-photon Monte Carlo (each once per process), a 4.8 mm
+kernel of 11³ and of 21³ voxels, and the FFT convolution of a SIZE³ TIA map
+(random, fixed seed) with the 21³ kernel; peak resident memory from
+``resource.getrusage`` (the whole process, so it includes Python, numpy and scipy).
 """
 
 from __future__ import annotations
