@@ -128,19 +128,9 @@ def _options(args: argparse.Namespace) -> Any:
     for option, value in course.items():
         if value is not None and args.cohort:
             raise BadInputError(option, "is one patient's: it does not apply with --cohort")
-    from lutetia.dosimetry.plausibility import check_dose
+    from lutetia.dosimetry.bed import check_already_given
 
-    for option in ("--kidney-already-gy", "--kidney-already-bed-gy"):
-        if course[option] is not None:
-            check_dose(float(course[option]), option)
-    if args.kidney_already_bed_gy is not None and args.kidney_already_bed_gy < (
-        args.kidney_already_gy or 0.0
-    ):
-        raise BadInputError(
-            "--kidney-already-bed-gy",
-            f"{args.kidney_already_bed_gy:g} Gy is less than the {args.kidney_already_gy:g} Gy "
-            "already absorbed (--kidney-already-gy): a BED is never less than its absorbed dose",
-        )
+    check_already_given(args.kidney_already_gy or 0.0, args.kidney_already_bed_gy)
     return Options(
         calibration_cps_per_mbq=args.calibration_cps_per_mbq,
         register=args.register,

@@ -142,6 +142,20 @@ class CourseCheck:
     warnings: tuple[str, ...]
 
 
+def check_already_given(already_gy: float, already_bed_gy: float | None) -> None:
+    """The kidney absorbed dose and BED of the cycles already given: doses (≥ 0, finite,
+    in Gy), and a BED not less than its absorbed dose."""
+    check_dose(already_gy, "--kidney-already-gy")
+    if already_bed_gy is not None:
+        check_dose(already_bed_gy, "--kidney-already-bed-gy")
+        if already_bed_gy < already_gy:
+            raise BadInputError(
+                "--kidney-already-bed-gy",
+                f"{already_bed_gy:g} Gy is less than the {already_gy:g} Gy already absorbed "
+                "(--kidney-already-gy): a BED is never less than its absorbed dose",
+            )
+
+
 def kidney_course_check(
     absorbed_gy: float,
     bed_gy: float,
@@ -160,7 +174,7 @@ def kidney_course_check(
     """
     check_dose(absorbed_gy, "absorbed_gy")
     check_dose(bed_gy, "bed_gy")
-    check_dose(already_gy, "--kidney-already-gy")
+    check_already_given(already_gy, already_bed_gy)
     if bed_gy < absorbed_gy * (1 - 1e-12):
         raise BadInputError("bed_gy", f"{bed_gy:g} Gy is less than the absorbed {absorbed_gy:g} Gy")
     warnings: list[str] = []
@@ -173,13 +187,6 @@ def kidney_course_check(
                 "BED total may be higher"
             )
     else:
-        check_dose(already_bed_gy, "--kidney-already-bed-gy")
-        if already_bed_gy < already_gy:
-            raise BadInputError(
-                "--kidney-already-bed-gy",
-                f"{already_bed_gy:g} Gy is less than the {already_gy:g} Gy already absorbed "
-                "(--kidney-already-gy): a BED is never less than its absorbed dose",
-            )
         already_bed = already_bed_gy
     absorbed_limit = LIMITS["kidneys_absorbed"]
     bed_limit = LIMITS["kidneys_bed_risk" if risk_factors else "kidneys_bed"]

@@ -237,7 +237,7 @@ def aicc(ssr: float, n: int, k: int) -> float:
     return n * math.log(max(ssr, floor) / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
 
 
-def _components(model: ModelName, p: list[float]) -> tuple[list[float], list[float]]:
+def components(model: ModelName, p: list[float]) -> tuple[list[float], list[float]]:
     """Amplitudes and decay constants of a model from its reported parameters (uptake–washout
     as A₀, λ_w, λ_u: A₀e^{−λ_w t} − A₀e^{−λ_u t})."""
     if model == "uptake_washout":
@@ -281,7 +281,7 @@ def _fit_of(
         raise BadInputError("--model", f"the {model} model could not be fitted to these points")
     number = {name: float(cast(float, values[name])) for name in _ROW_VALUES}
     tia = require_finite(number["tia_mbq_h"], "tia_mbq_h")
-    amplitudes, lambdas = _components(model, parameters)
+    amplitudes, lambdas = components(model, parameters)
 
     def curve(t: float) -> float:
         return math.fsum(a * math.exp(-lam * t) for a, lam in zip(amplitudes, lambdas, strict=True))

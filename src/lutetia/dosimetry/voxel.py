@@ -110,14 +110,20 @@ PHOTON_RANGE_CM: Final[float] = 50.0
 PHOTON_BIN_CM: Final[float] = 0.05
 GY_PER_MBQ_H_PER_MGY_PER_MBQ_S: Final[float] = SECONDS_PER_HOUR / 1000.0
 
-METHOD: Final[str] = (
-    "177Lu voxel S values in water: electrons (ICRP-107 beta spectrum, IE and Auger) by "
-    "condensed-history Monte Carlo (ICRU 37 stopping power, Lewis/Wentzel multiple "
-    f"scattering, {ELECTRON_HISTORIES} histories, seed {ELECTRON_SEED}); photons: primary "
-    "kerma of the attenuated point source plus scattered photons by Monte Carlo (xraylib "
-    f"Compton and photoelectric, Klein-Nishina angles, {PHOTON_HISTORIES} histories, seed "
-    f"{PHOTON_SEED}), Gauss-Legendre cubature; infinite homogeneous medium"
-)
+
+def kernel_method(electrons: str = "beta spectrum, IE and Auger") -> str:
+    """How the kernel is computed, naming the ICRP-107 ``electrons`` it holds."""
+    return (
+        f"177Lu voxel S values in water: electrons (ICRP-107 {electrons}) by "
+        "condensed-history Monte Carlo (ICRU 37 stopping power, Lewis/Wentzel multiple "
+        f"scattering, {ELECTRON_HISTORIES} histories, seed {ELECTRON_SEED}); photons: primary "
+        "kerma of the attenuated point source plus scattered photons by Monte Carlo (xraylib "
+        f"Compton and photoelectric, Klein-Nishina angles, {PHOTON_HISTORIES} histories, seed "
+        f"{PHOTON_SEED}), Gauss-Legendre cubature; infinite homogeneous medium"
+    )
+
+
+METHOD: Final[str] = kernel_method()
 DVH_DEFINITION: Final[str] = (
     "D_x: smallest dose among the hottest ceil(x N / 100) of the N voxels (ICRU 83; "
     "nearest rank, no interpolation)"
@@ -761,8 +767,8 @@ def dose_voxel_kernel(
         density_g_per_cm3=density_g_per_cm3,
         voxel_mass_g=mass_g,
         energy_in_kernel_mev=float(np.sum(electron) + np.sum(photon)),
-        method=METHOD if set(kinds) == set(ELECTRON_KINDS) else METHOD.replace(
-            "beta spectrum, IE and Auger", " and ".join(kinds) + " only"
+        method=METHOD if set(kinds) == set(ELECTRON_KINDS) else kernel_method(
+            " and ".join(kinds) + " only"
         ),
         electron_kinds=kinds,
     )  # fmt: skip

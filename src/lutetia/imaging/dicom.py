@@ -68,6 +68,10 @@ HALF_LIFE_TOL = 0.01
 #: Plausible SPECT volume sensitivity (reconstructed cps per MBq): a factor outside it is a
 #: wrong unit (cps/kBq, cps/Bq) or a typo, not a camera.
 CALIBRATION_RANGE_CPS_PER_MBQ = (1e-3, 1e5)
+#: Words of a Volume's or an Injection's ``source`` that say a user-given value was used:
+#: the calibration factor for counts, the time zone for times without an offset.
+USER_CALIBRATION_SOURCE = "user calibration"
+USER_TIMEZONE_SOURCE = "time zone given by the user"
 #: Largest UTC offset in use (Line Islands, +14:00); DICOM allows −12:00 to +14:00.
 MAX_UTC_OFFSET = timedelta(hours=14)
 
@@ -502,7 +506,7 @@ def _offset(dataset: Dataset, label: str, timezone: tzinfo | None) -> tuple[tzin
         )  # fmt: skip
         return zone, f"TimezoneOffsetFromUTC {raw}"
     if timezone is not None:
-        return timezone, f"time zone given by the user ({timezone})"
+        return timezone, f"{USER_TIMEZONE_SOURCE} ({timezone})"
     return None, ""
 
 
@@ -831,7 +835,7 @@ def read_series(
         values = values / duration_s / calibration_cps_per_mbq * 1e6 / grid.voxel_volume_ml
         scale = (
             f"counts / {duration_s:.6g} s ({duration_source}) / {calibration_cps_per_mbq:.6g} "
-            f"cps/MBq (user calibration) / {grid.voxel_volume_ml:.6g} mL per voxel"
+            f"cps/MBq ({USER_CALIBRATION_SOURCE}) / {grid.voxel_volume_ml:.6g} mL per voxel"
         )
         kind = "counts"
     elif units in {"", "CNTS"}:

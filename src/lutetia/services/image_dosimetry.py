@@ -233,6 +233,8 @@ def _read_spect(
     """The time points in time order, the administration, warnings, and each time point's
     series path."""
     from lutetia.imaging.dicom import (
+        USER_CALIBRATION_SOURCE,
+        USER_TIMEZONE_SOURCE,
         checked_half_life_h,
         read_injection,
         read_modality,
@@ -276,7 +278,7 @@ def _read_spect(
             raise BadInputError(
                 str(path), f"is {volume.quantity} ({volume.unit}), not an activity image"
             )
-        if calibration is not None and "user calibration" not in volume.source:
+        if calibration is not None and USER_CALIBRATION_SOURCE not in volume.source:
             warnings.append(
                 f"{path}: its values are in Bq/mL already, so the calibration of "
                 f"{calibration:g} cps/MBq was not used for it"
@@ -284,11 +286,10 @@ def _read_spect(
         volumes.append(volume)
     injection = injections[0]
     offset = injection.at.utcoffset()
-    user_zone = "time zone given by the user"
     if (
         options.timezone is not None
-        and any(user_zone in volume.source for volume in volumes)
-        and user_zone not in injection.source
+        and any(USER_TIMEZONE_SOURCE in volume.source for volume in volumes)
+        and USER_TIMEZONE_SOURCE not in injection.source
         and offset != options.timezone.utcoffset(None)
     ):
         warnings.append(
@@ -705,10 +706,10 @@ def _kidney_course(fit: Any, absorbed_gy: float, options: Options) -> dict[str, 
         bed_from_rates,
         kidney_course_check,
     )
-    from lutetia.dosimetry.kinetics import _components
+    from lutetia.dosimetry.kinetics import components
 
     gy_per_mbq_h = absorbed_gy / fit.tia_mbq_h
-    amplitudes, lambdas = _components(fit.model, list(fit.parameters.values()))
+    amplitudes, lambdas = components(fit.model, list(fit.parameters.values()))
     bed = bed_from_rates([a * gy_per_mbq_h for a in amplitudes], lambdas)
     check = kidney_course_check(
         absorbed_gy, bed, already_gy=options.kidney_already_gy,
