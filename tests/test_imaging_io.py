@@ -61,13 +61,18 @@ def _ids(series: str = "1.2.826.0.1.3680043.10.1", number: str = "1") -> dict[st
 
 
 def _radiopharmaceutical(
-    *, activity_bq: float = 7.4e9, half_life_s: float = 574300.8, meaning: str = "^177^Lutetium"
+    *,
+    activity_bq: float = 7.4e9,
+    half_life_s: float = 574300.8,
+    meaning: str = "^177^Lutetium",
+    modality: str = "NM",
 ) -> Sequence:
+    """Radionuclide Total Dose in MBq for NM (PS3.3 C.8.4.10.1.7), in Bq for PT."""
     code = Dataset()
     code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "X", "SCT", meaning
     item = Dataset()
     item.RadionuclideCodeSequence = Sequence([code])
-    item.RadionuclideTotalDose = str(activity_bq)
+    item.RadionuclideTotalDose = str(activity_bq / 1e6 if modality == "NM" else activity_bq)
     item.RadionuclideHalfLife = str(half_life_s)
     item.RadiopharmaceuticalStartDateTime = "20260302090000+0100"
     return Sequence([item])
@@ -181,7 +186,8 @@ def test_multi_frame_and_single_frame_give_the_same_volume(tmp_path: Path) -> No
     nm = _nm(tmp_path / "nm.dcm", OBLIQUE, stored, Units="BQML", DecayCorrection="START")
     folder = tmp_path / "pet"
     write_slices(folder, "pet", OBLIQUE, stored, ids=_ids("1.2.3.7"), when=INJECTED_AT,
-                 extra={"Modality": "PT", "Units": "BQML", "DecayCorrection": "START"})  # fmt: skip
+                 extra={"Modality": "PT", "Units": "BQML", "DecayCorrection": "START",
+                        "CorrectedImage": ["ATTN", "DECY"]})  # fmt: skip
     multi, single = read_series(nm), read_series(folder)
     assert multi.grid.same_as(single.grid, tol_mm=1e-4)
     # The PET writer stores int16 with a slope of (slice maximum)/32000: a quantisation step.
@@ -496,7 +502,8 @@ def test_enhanced_multi_frame_functional_groups_give_the_same_volume(tmp_path: P
 def test_pet_not_decay_corrected_over_several_beds_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "pet"
     extra = {"Modality": "PT", "Units": "BQML", "DecayCorrection": "NONE",
-             "RadiopharmaceuticalInformationSequence": _radiopharmaceutical(),
+             "CorrectedImage": ["ATTN"],
+             "RadiopharmaceuticalInformationSequence": _radiopharmaceutical(modality="PT"),
              "ActualFrameDuration": 120000}  # fmt: skip
     paths = write_slices(folder, "pet", AXIAL, np.full(AXIAL.shape, 1000.0), ids=_ids(),
                          when=INJECTED_AT + timedelta(hours=24), extra=extra)  # fmt: skip

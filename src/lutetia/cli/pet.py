@@ -107,6 +107,7 @@ def run_pet(args: argparse.Namespace) -> int:
         check_weight_kg(args.weight_kg, "--weight-kg")
     case = _read_case(args.case) if args.case else None
     from lutetia.imaging.dicom import (
+        half_life_note,
         read_injection,
         read_patient_weight_kg,
         read_radiopharmaceutical,
@@ -151,6 +152,9 @@ def run_pet(args: argparse.Namespace) -> int:
                     f"{in_file:g} kg"
                 )
         suv = suv_bw(volume, weight, injection)
+        note = half_life_note(injection)
+        if note is not None:
+            weight_notes.append(f"{args.pet}: {note}")
     masks = read_masks(args.masks, labels_file=args.labels, reference=suv.grid)
     array, names = _label_map(masks)
     tracer = args.tracer

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lutetia.dosimetry.plausibility import MAX_ACTIVITY_MBQ
 from lutetia.errors import BadInputError
 from lutetia.imaging.volume import Grid, Quantity, Volume
 
@@ -65,6 +66,20 @@ if TYPE_CHECKING:
 SLICE_GAP_TOL = 0.01
 #: Relative tolerance between a half-life tag and ICRP-107.
 HALF_LIFE_TOL = 0.01
+#: Radionuclide Total Dose (0018,1074) by modality: its unit, Bq per unit, where the
+#: standard says so. NM Isotope Module: MBq; PET Isotope Module: Bq.
+TOTAL_DOSE_UNITS: dict[str, tuple[str, float, str]] = {
+    "NM": ("MBq", 1e6, "PS3.3 C.8.4.10.1.7"),
+    "PT": ("Bq", 1.0, "PS3.3 C.8.9.2"),
+}
+#: An administered activity outside this range (MBq) is a unit slip, not an administration:
+#: diagnostic PET and SPECT give tens to hundreds of MBq, 177Lu-PSMA 6–9.3 GBq a cycle
+#: (guideline, Procedure), and no radiopharmaceutical therapy approaches 50 GBq
+#: (:data:`lutetia.dosimetry.plausibility.MAX_ACTIVITY_MBQ`).
+INJECTED_ACTIVITY_RANGE_MBQ = (1.0, MAX_ACTIVITY_MBQ)
+#: A half-life tag that differs from ICRP-107 by more than this (but within HALF_LIFE_TOL)
+#: is reported: ICRP-107 is used, and the file's value would give a different decay.
+HALF_LIFE_NOTE_TOL = 1e-3
 #: Plausible SPECT volume sensitivity (reconstructed cps per MBq): a factor outside it is a
 #: wrong unit (cps/kBq, cps/Bq) or a typo, not a camera.
 CALIBRATION_RANGE_CPS_PER_MBQ = (1e-3, 1e5)
@@ -100,7 +115,8 @@ _ELEMENTS = {
 class Injection:
     """The administration, as the DICOM Radiopharmaceutical Information Sequence states it.
 
-    ``activity_bq`` is Radionuclide Total Dose (0018,1074) (activity at ``at``),
+    ``activity_bq`` is Radionuclide Total Dose (0018,1074) (activity at ``at``) in Bq,
+    whose file states it in MBq for NM and in Bq for PT (:data:`TOTAL_DOSE_UNITS`),
     ``at`` the Radiopharmaceutical Start DateTime (0018,1078), ``nuclide`` the
     radionuclide spelled like ``Lu-177`` (None if the code is not recognised),
     ``half_life_h`` Radionuclide Half Life (0018,1075) in hours (None if absent).
@@ -180,13 +196,92 @@ def _series(
     if series_uid is not None:
         if series_uid not in groups:
             raise BadInputError("series_uid", f"{series_uid} is not among {sorted(groups)}")
-        return groups[series_uid]
-    if len(groups) > 1:
+        members = groups[series_uid]
+    elif len(groups) > 1:
         listing = "; ".join(f"{uid} ({descriptions[uid]})" for uid in sorted(groups))
         raise BadInputError(
             "series_uid", f"{len(groups)} series found, choose one with series_uid: {listing}"
         )
-    return next(iter(groups.values()))
+    else:
+        members = next(iter(groups.values()))
+    _check_series_wide(members)
+    return members
+
+
+#: Attributes of a whole series that the readers take from one of its files (units, decay
+#: convention, corrections, weight, times, the administration): every file must state the
+#: same, or the first file's value would silently stand for the others.
+SERIES_WIDE: tuple[str, ...] = (
+    "Modality",
+    "PatientID",
+    "FrameOfReferenceUID",
+    "Units",
+    "DecayCorrection",
+    "CorrectedImage",
+    "PatientWeight",
+    "SeriesDate",
+    "SeriesTime",
+    "DecayCorrectionDateTime",
+    "TimezoneOffsetFromUTC",
+)
+#: The same for the first Radiopharmaceutical Information item.
+RADIOPHARMACEUTICAL_WIDE: tuple[str, ...] = (
+    "Radiopharmaceutical",
+    "RadionuclideTotalDose",
+    "RadiopharmaceuticalStartDateTime",
+    "RadiopharmaceuticalStartTime",
+    "RadionuclideHalfLife",
+)
+
+
+def _comparable(value: Any) -> Any:
+    """A tag's value in a form where equal meanings compare equal: numbers as floats
+    ("80" and "80.0"), text stripped and upper-cased, several values as a sorted tuple;
+    None for absent or empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return tuple(sorted(str(_comparable(v)) for v in value))
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        return text.upper() or None
+
+
+def _series_wide_values(dataset: Dataset) -> dict[str, Any]:
+    values = {keyword: _comparable(dataset.get(keyword)) for keyword in SERIES_WIDE}
+    sequence = dataset.get("RadiopharmaceuticalInformationSequence")
+    item = sequence[0] if sequence else None
+    for keyword in RADIOPHARMACEUTICAL_WIDE:
+        name = f"RadiopharmaceuticalInformationSequence[0].{keyword}"
+        values[name] = None if item is None else _comparable(item.get(keyword))
+    if item is not None:
+        codes = item.get("RadionuclideCodeSequence") or []
+        values["RadiopharmaceuticalInformationSequence[0].RadionuclideCodeSequence"] = tuple(
+            _comparable(code.get("CodeMeaning")) for code in codes
+        )
+    return values
+
+
+def _check_series_wide(members: list[tuple[Path, Dataset]]) -> None:
+    """Refuse a series whose files disagree on an attribute of :data:`SERIES_WIDE` (or of
+    the administration), naming the attribute and two files that differ."""
+    if len(members) < 2:
+        return
+    first_path, first = members[0]
+    reference = _series_wide_values(first)
+    for path, dataset in members[1:]:
+        values = _series_wide_values(dataset)
+        for keyword, value in values.items():
+            if value != reference.get(keyword):
+                raise BadInputError(
+                    f"{path}: {keyword}",
+                    f"{value!r} differs from {reference.get(keyword)!r} in {first_path}, of the "
+                    "same series: one value is read for the whole series",
+                )
 
 
 def _full(path: Path) -> Dataset:
@@ -589,7 +684,24 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
     total = item.get("RadionuclideTotalDose")
     if total is None or total == "":
         raise BadInputError(f"{where}.RadionuclideTotalDose", "missing")
-    activity_bq = _number(total, f"{where}.RadionuclideTotalDose", positive=True)
+    modality = str(dataset.get("Modality", ""))
+    if modality not in TOTAL_DOSE_UNITS:
+        raise BadInputError(
+            f"{label}: Modality",
+            f"{modality or 'absent'}: the unit of RadionuclideTotalDose depends on it "
+            "(NM: MBq, PT: Bq)",
+        )
+    unit, bq_per_unit, section = TOTAL_DOSE_UNITS[modality]
+    stated = _number(total, f"{where}.RadionuclideTotalDose", positive=True)
+    activity_bq = stated * bq_per_unit
+    low, high = INJECTED_ACTIVITY_RANGE_MBQ
+    if not low <= activity_bq / 1e6 <= high:
+        raise BadInputError(
+            f"{where}.RadionuclideTotalDose",
+            f"{stated:g} {unit} (the unit for {modality}, {section})"
+            + ("" if unit == "MBq" else f", {activity_bq / 1e6:.4g} MBq,")
+            + f" is outside {low:g}–{high:g} MBq for an administration: written in another unit?",
+        )
     notes: list[str] = []
     if item.get("RadiopharmaceuticalStartDateTime"):
         holder = item.copy()
@@ -612,7 +724,8 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
         half_life_h = seconds / 3600.0
     nuclide = _nuclide_from(item)
     source = (
-        f"{label}: RadionuclideTotalDose {activity_bq:.6g} Bq at {at.isoformat()} ({how})"
+        f"{label}: RadionuclideTotalDose {stated:.6g} {unit} ({modality}, {section}) at "
+        f"{at.isoformat()} ({how})"
         + (f"; RadionuclideHalfLife {half_life_h * 3600:.6g} s" if half_life_h else "")
         + (f"; nuclide {nuclide} from RadionuclideCodeSequence" if nuclide else "")
         + ("; " + "; ".join(notes) if notes else "")
@@ -695,6 +808,25 @@ def checked_half_life_h(injection: Injection) -> float:
     return reference_h
 
 
+def half_life_note(injection: Injection) -> str | None:
+    """What to say where a RadionuclideHalfLife tag differs from ICRP-107 by more than
+    :data:`HALF_LIFE_NOTE_TOL` but is accepted (within :data:`HALF_LIFE_TOL`): ICRP-107 is
+    used, and a decay computed with the file's value would differ. None otherwise."""
+    from lutetia.nuclides import nuclide
+
+    if injection.nuclide is None or injection.half_life_h is None:
+        return None
+    reference_h = nuclide(injection.nuclide).half_life_h
+    deviation = (injection.half_life_h - reference_h) / reference_h
+    if abs(deviation) <= HALF_LIFE_NOTE_TOL:
+        return None
+    return (
+        f"RadionuclideHalfLife {injection.half_life_h * 3600:.6g} s in the file differs from "
+        f"ICRP-107's {reference_h * 3600:.6g} s for {injection.nuclide} by {deviation:+.2%}: "
+        "ICRP-107 used (decay factors computed with the file's value would differ)"
+    )
+
+
 # ----------------------------------------------------------------------- the reader
 
 
@@ -743,6 +875,71 @@ def _acquisition_time(
         timezone,
         datetime_keyword="AcquisitionDateTime",
     )
+
+
+def _pet_reference_time(
+    datasets: list[tuple[Path, Dataset]], label: str, timezone: tzinfo | None
+) -> tuple[datetime, str]:
+    """The decay reference of a PET series: DecayCorrectionDateTime where given, else the
+    series date and time (PS3.3 C.8.9.1), except where that is later than the earliest
+    acquisition start of the series: a series re-created after the scan (the QIBA
+    vendor-neutral SUV rule, QIBA FDG-PET/CT Profile, Appendix G), whose acquisition is the
+    reference; the earliest AcquisitionDate/Time is used then, and said."""
+    first = datasets[0][1]
+    at, source = _acquisition_time(first, "PT", label, timezone)
+    if first.get("DecayCorrectionDateTime"):
+        return at, source
+    starts = []
+    for path, dataset in datasets:
+        if not (dataset.get("AcquisitionDate") and dataset.get("AcquisitionTime")) and not (
+            dataset.get("AcquisitionDateTime")
+        ):
+            return at, source  # an acquisition time is not known: the series time stands
+        starts.append(
+            _datetime(
+                dataset, "AcquisitionDate", "AcquisitionTime", str(path), timezone,
+                datetime_keyword="AcquisitionDateTime",
+            )[0]
+        )  # fmt: skip
+    earliest = min(starts)
+    if at <= earliest:
+        return at, source
+    return earliest, (
+        f"earliest AcquisitionDate/Time: the series time {at.isoformat()} ({source}) is "
+        f"{(at - earliest).total_seconds():.0f} s after the acquisition started "
+        "(a series re-created after the scan; QIBA SUV rule)"
+    )
+
+
+def _check_pet_corrections(dataset: Dataset, label: str, correction: str) -> None:
+    """A PET's CorrectedImage (0028,0051) must say attenuation corrected (ATTN), and decay
+    corrected (DECY) exactly when DecayCorrection says START or ADMIN (QIBA vendor-neutral
+    SUV rule): a PET without ATTN is not quantitative, and DECY against DecayCorrection
+    contradicts itself."""
+    raw = dataset.get("CorrectedImage")
+    corrected = (
+        set()
+        if not raw
+        else {str(raw).strip().upper()}
+        if isinstance(raw, str)
+        else {str(v).strip().upper() for v in raw}
+    )
+    stated = "/".join(sorted(corrected)) or "absent"
+    if "ATTN" not in corrected:
+        raise BadInputError(
+            f"{label}: CorrectedImage",
+            f"{stated}: no ATTN, so not known to be attenuation corrected (not quantitative)",
+        )
+    if correction in {"START", "ADMIN"} and "DECY" not in corrected:
+        raise BadInputError(
+            f"{label}: CorrectedImage",
+            f"{stated}: no DECY, yet DecayCorrection is {correction}",
+        )
+    if correction in {"NONE", ""} and "DECY" in corrected:
+        raise BadInputError(
+            f"{label}: DecayCorrection",
+            f"{correction or 'absent'}, yet CorrectedImage says DECY (decay corrected)",
+        )
 
 
 def read_series(
@@ -815,10 +1012,15 @@ def read_series(
             f"{reading}; HU = stored × RescaleSlope + RescaleIntercept; {time_note}",
         )  # fmt: skip
 
-    acquired_at, time_source = _acquisition_time(first, modality, label, timezone)
+    if modality == "PT":
+        acquired_at, time_source = _pet_reference_time(datasets, label, timezone)
+    else:
+        acquired_at, time_source = _acquisition_time(first, modality, label, timezone)
     correction = str(first.get("DecayCorrection", "NONE" if modality == "NM" else "")).upper()
     if correction not in {"", "NONE", "START", "ADMIN"}:
         raise BadInputError(f"{label}: DecayCorrection", f"{correction!r} is not NONE/START/ADMIN")
+    if modality == "PT":
+        _check_pet_corrections(first, label, correction)
     quantity: Quantity = "activity_concentration"
     if rwvm_present:
         scale = "Real World Value Mapping (units Bq/mL)"

@@ -188,8 +188,17 @@ def _base(modality: str, sop_class: str, sop_uid: str, ids: dict[str, str], when
 
 
 def _radiopharmaceutical(
-    nuclide: str, meaning: str, code: str, *, activity_bq: float, at: datetime, half_life_s: float
+    nuclide: str,
+    meaning: str,
+    code: str,
+    *,
+    activity_bq: float,
+    at: datetime,
+    half_life_s: float,
+    modality: str,
 ) -> Any:
+    """The Radiopharmaceutical Information Sequence; Radionuclide Total Dose in MBq for NM
+    (PS3.3 C.8.4.10.1.7), in Bq for PT (PS3.3 C.8.9.2)."""
     from pydicom.dataset import Dataset as PydicomDataset
     from pydicom.sequence import Sequence
 
@@ -200,7 +209,8 @@ def _radiopharmaceutical(
     item = PydicomDataset()
     item.Radiopharmaceutical = nuclide
     item.RadionuclideCodeSequence = Sequence([radionuclide])
-    item.RadionuclideTotalDose = f"{activity_bq:.6e}"
+    total = activity_bq / 1e6 if modality == "NM" else activity_bq
+    item.RadionuclideTotalDose = f"{total:.6e}"
     item.RadionuclideHalfLife = f"{half_life_s:.6g}"
     item.RadiopharmaceuticalStartDateTime = at.strftime("%Y%m%d%H%M%S") + at.strftime("%z")
     return Sequence([item])
@@ -399,7 +409,7 @@ def make_phantom(
     frame = grid.frame_of_reference_uid or ""
     lu_sequence = _radiopharmaceutical(
         "Lu-177 PSMA", "^177^Lutetium", "LU177", activity_bq=injected_mbq * 1e6,
-        at=INJECTED_AT, half_life_s=lu.half_life_h * 3600,
+        at=INJECTED_AT, half_life_s=lu.half_life_h * 3600, modality="NM",
     )  # fmt: skip
     rng = np.random.default_rng(seed)
     acquisition_s = VIEWS * TIME_PER_VIEW_S
@@ -464,7 +474,7 @@ def make_phantom(
         "CorrectedImage": ["ATTN", "DECY"],
         "RadiopharmaceuticalInformationSequence": _radiopharmaceutical(
             PET_TRACER, "^68^Gallium", "GA68", activity_bq=PET_INJECTED_MBQ * 1e6,
-            at=pet_injected_at, half_life_s=ga.half_life_h * 3600,
+            at=pet_injected_at, half_life_s=ga.half_life_h * 3600, modality="PT",
         ),
         "ActualFrameDuration": 120000,
     }  # fmt: skip

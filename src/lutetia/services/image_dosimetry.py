@@ -236,6 +236,7 @@ def _read_spect(
         USER_CALIBRATION_SOURCE,
         USER_TIMEZONE_SOURCE,
         checked_half_life_h,
+        half_life_note,
         read_injection,
         read_modality,
         read_patient_id,
@@ -263,6 +264,9 @@ def _read_spect(
                     f"the radionuclide is {stated.nuclide}, not Lu-177",
                 )
             checked_half_life_h(stated)
+            note = half_life_note(stated)
+            if note is not None:
+                warnings.append(f"{path}: {note}")
         except BadInputError as error:
             if str(path) in error.field:
                 raise
