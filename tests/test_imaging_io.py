@@ -210,7 +210,7 @@ def test_uneven_or_duplicate_slices_are_refused(tmp_path: Path) -> None:
     paths[1].unlink()  # a missing slice
     with pytest.raises(BadInputError, match="unevenly spaced") as error:
         read_series(folder)
-    assert error.value.field == "ImagePositionPatient"
+    assert error.value.field == f"{folder} (series): ImagePositionPatient"
 
 
 def test_nifti_round_trip_and_ras_to_lps(tmp_path: Path) -> None:
@@ -420,7 +420,7 @@ def test_two_series_in_one_folder_are_refused_naming_both(tmp_path: Path) -> Non
                  extra={"Modality": "CT"})  # fmt: skip
     with pytest.raises(BadInputError, match=r"1\.2\.3\.100.*1\.2\.3\.200") as error:
         read_series(tmp_path)
-    assert error.value.field == "series_uid"
+    assert error.value.field == str(tmp_path)
     assert read_series(tmp_path, series_uid="1.2.3.200").grid.same_as(AXIAL)
 
 

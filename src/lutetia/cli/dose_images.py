@@ -178,6 +178,7 @@ def run_images(args: argparse.Namespace) -> int:
             outputs.append((str(out / "dose.dcm"), "--out"))
         if args.voxelwise:
             outputs.append((str(out / FIT_STATUS_FILE), "--out"))
+    _refuse_one_file_twice(outputs)
     folders = [*args.spect, *([args.ct] if args.ct else [])]
     for target, option in outputs:
         check_output_path(target, option=option, inputs=read)
@@ -215,6 +216,26 @@ def run_images(args: argparse.Namespace) -> int:
     else:
         print(_report(document))
     return 0
+
+
+def _refuse_one_file_twice(outputs: list[tuple[str, str]]) -> None:
+    """Refuse two outputs that are one file (``--rtdose`` naming a file ``--out`` writes):
+    the second would replace the first, and a half-empty result would be left."""
+    import os
+
+    seen: dict[str, tuple[str, str]] = {}
+    for target, option in outputs:
+        key = os.path.realpath(target)
+        if key in seen:
+            other_target, other = seen[key]
+            if "--rtdose" in (option, other):
+                rtdose = target if option == "--rtdose" else other_target
+                raise BadInputError(
+                    "--rtdose",
+                    f"{rtdose} is a file that --out also writes: give another file",
+                )
+            raise BadInputError(option, f"{target} would be written twice: give another file")
+        seen[key] = (target, option)
 
 
 def _write_outputs(

@@ -79,13 +79,36 @@ def _label_map(masks: Any) -> tuple[Any, dict[int, str]]:
     return array, labels
 
 
+#: What :func:`~lutetia.imaging.pet.suv_bw` names by the value it was given, and the tag of
+#: the Radiopharmaceutical Information Sequence the value came from.
+_INJECTION_TAGS: dict[str, str] = {
+    "injection.at": "RadiopharmaceuticalStartDateTime",
+    "injection.activity_bq": "RadionuclideTotalDose",
+    "RadionuclideCodeSequence": "RadionuclideCodeSequence",
+    "RadionuclideHalfLife": "RadionuclideHalfLife",
+}
+
+
+def _in_the_file(error: BadInputError, pet: str) -> BadInputError:
+    """``error`` of the administration, named by the PET file's tag it came from."""
+    tag = _INJECTION_TAGS.get(error.field)
+    if tag is None:
+        return error
+    return BadInputError(f"{pet}: RadiopharmaceuticalInformationSequence[0].{tag}", error.reason)
+
+
 def _read_case(path: str) -> dict[str, Any]:
     from lutetia.cases.io import load_case
 
     source = Path(path)
     if source.suffix.lower() != ".json":
         raise BadInputError("--case", f"{path}: only a JSON case file can be rewritten")
-    load_case(path)  # validated as a whole first: the same errors as 'lutetia assess'
+    try:
+        load_case(path)  # validated as a whole first: the same errors as 'lutetia assess'
+    except BadInputError as error:
+        if path in error.field or path in error.reason:
+            raise
+        raise BadInputError(f"--case {path}: {error.field}", error.reason) from None
     if source.stat().st_size > MAX_CASE_BYTES:
         raise BadInputError("--case", f"{path} is larger than {MAX_CASE_BYTES} bytes")
     data: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
@@ -114,7 +137,7 @@ def run_pet(args: argparse.Namespace) -> int:
         read_series,
     )
     from lutetia.imaging.masks import read_masks
-    from lutetia.imaging.pet import measure_psma_pet, suv_bw
+    from lutetia.imaging.pet import check_suv_plausible, measure_psma_pet, suv_bw
 
     timezone = None if args.timezone is None else parse_offset(args.timezone)
     weight_notes: list[str] = []
@@ -151,21 +174,42 @@ def run_pet(args: argparse.Namespace) -> int:
                     f"SUVbw with --weight-kg {weight:g} kg, not the PET's Patient Weight "
                     f"{in_file:g} kg"
                 )
-        suv = suv_bw(volume, weight, injection)
+        try:
+            suv = suv_bw(volume, weight, injection)
+        except BadInputError as error:
+            raise _in_the_file(error, args.pet) from None
         note = half_life_note(injection)
         if note is not None:
             weight_notes.append(f"{args.pet}: {note}")
+    check_suv_plausible(suv, f"{args.pet}: Units" if volume.quantity == "suv_bw" else "--pet")
     masks = read_masks(args.masks, labels_file=args.labels, reference=suv.grid)
     array, names = _label_map(masks)
     tracer = args.tracer
-    if tracer is None:
-        tracer = read_radiopharmaceutical(args.pet)
+    stated = read_radiopharmaceutical(args.pet)
+    if tracer is not None:
+        tracer = tracer.strip()
+        if not tracer or not tracer.isprintable():
+            raise BadInputError("--tracer", f"{args.tracer!r} names no tracer")
+        if (
+            stated is not None
+            and stated.replace(" ", "").lower() != tracer.replace(" ", "").lower()
+        ):
+            weight_notes.append(
+                f"--tracer {tracer!r} differs from the PET's Radiopharmaceutical (0018,0031) "
+                f"{stated!r}: --tracer is used; check that it is this scan's tracer"
+            )
+    else:
+        tracer = stated
         if tracer is not None:
             weight_notes.append(
                 f"tracer {tracer!r} from the PET's Radiopharmaceutical (0018,0031); "
                 "--tracer overrides it"
             )
-    measured = measure_psma_pet(suv, (suv.grid, array), names, tracer=tracer)
+    outside = {name: masks.outside_fraction(name) for name in masks.left_out}
+    outside.update({name: masks.outside_fraction(name) for name in names.values()})
+    measured = measure_psma_pet(
+        suv, (suv.grid, array), names, tracer=tracer, outside_fraction=outside
+    )
     document: dict[str, Any] = {
         "psma_pet": measured.block,
         "missing": list(measured.missing),

@@ -77,6 +77,9 @@ TOTAL_DOSE_UNITS: dict[str, tuple[str, float, str]] = {
 #: (guideline, Procedure), and no radiopharmaceutical therapy approaches 50 GBq
 #: (:data:`lutetia.dosimetry.plausibility.MAX_ACTIVITY_MBQ`).
 INJECTED_ACTIVITY_RANGE_MBQ = (1.0, MAX_ACTIVITY_MBQ)
+#: Reconstructed emission images may dip below zero by noise (filtered back-projection);
+#: a voxel below this fraction of the image's maximum, negated, is not noise.
+NEGATIVE_FRACTION = 0.05
 #: A half-life tag that differs from ICRP-107 by more than this (but within HALF_LIFE_TOL)
 #: is reported: ICRP-107 is used, and the file's value would give a different decay.
 HALF_LIFE_NOTE_TOL = 1e-3
@@ -199,8 +202,11 @@ def _series(
         members = groups[series_uid]
     elif len(groups) > 1:
         listing = "; ".join(f"{uid} ({descriptions[uid]})" for uid in sorted(groups))
+        where = str(source) if isinstance(source, (str, Path)) else "files"
         raise BadInputError(
-            "series_uid", f"{len(groups)} series found, choose one with series_uid: {listing}"
+            where,
+            f"{len(groups)} series found, one is read at a time (a folder of one series, or "
+            f"series_uid): {listing}",
         )
     else:
         members = next(iter(groups.values()))
@@ -242,13 +248,13 @@ def _comparable(value: Any) -> Any:
         return None
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
         return tuple(sorted(str(_comparable(v)) for v in value))
-    if isinstance(value, (int, float)):
-        return float(value)
     text = str(value).strip()
     try:
-        return float(text)
+        number = float(value) if isinstance(value, (int, float)) else float(text)
     except ValueError:
         return text.upper() or None
+    # NaN is not equal to itself: compared as text, so that the value check names it
+    return number if math.isfinite(number) else str(number).upper()
 
 
 def _series_wide_values(dataset: Dataset) -> dict[str, Any]:
@@ -292,6 +298,13 @@ def _full(path: Path) -> Dataset:
     except Exception as error:
         raise BadInputError(str(path), f"cannot be read as DICOM ({error})") from error
     if "PixelData" not in dataset:
+        for keyword in ("FloatPixelData", "DoubleFloatPixelData"):
+            if keyword in dataset:
+                raise BadInputError(
+                    f"{path}: {keyword}",
+                    "floating-point pixels are not read: integer Pixel Data with Rescale "
+                    "Slope/Intercept or a Real World Value Mapping is",
+                )
         raise BadInputError(f"{path}: PixelData", "missing (no image in this file)")
     return dataset
 
@@ -361,10 +374,18 @@ def _pixel_spacing(dataset: Dataset, label: str) -> tuple[float, float]:
     return float(spacing[0]), float(spacing[1])
 
 
-def _rescale(dataset: Dataset, label: str, *, positive: bool) -> tuple[float, float]:
+def _rescale(
+    dataset: Dataset, label: str, *, positive: bool, required: bool = False
+) -> tuple[float, float]:
     """Rescale Slope and Intercept; a slope that is 0, not finite or (``positive``) negative
-    is refused: it would turn every voxel into the same, a NaN or a negative activity."""
+    is refused: it would turn every voxel into the same, a NaN or a negative activity (or
+    CT numbers upside down). ``required``: both must be present (CT Image Module, Type 1:
+    without them stored values are not HU)."""
     raw_slope, raw_intercept = dataset.get("RescaleSlope"), dataset.get("RescaleIntercept")
+    if required:
+        for keyword, raw in (("RescaleSlope", raw_slope), ("RescaleIntercept", raw_intercept)):
+            if raw in (None, ""):
+                raise BadInputError(f"{label}: {keyword}", "missing (needed for CT numbers)")
     slope = 1.0 if raw_slope in (None, "") else _number(raw_slope, f"{label}: RescaleSlope")
     intercept = (
         0.0 if raw_intercept in (None, "") else _number(raw_intercept, f"{label}: RescaleIntercept")
@@ -436,7 +457,7 @@ def _planes(path: Path, dataset: Dataset, use_rwvm: bool) -> list[_Plane]:
             transform = _functional(dataset, f, "PixelValueTransformationSequence")
             mapping = _functional(dataset, f, "RealWorldValueMappingSequence")
             slope, intercept = (
-                _rescale(transform, frame_label, positive=use_rwvm)
+                _rescale(transform, frame_label, positive=True, required=not use_rwvm)
                 if transform is not None
                 else (1.0, 0.0)
             )
@@ -457,7 +478,7 @@ def _planes(path: Path, dataset: Dataset, use_rwvm: bool) -> list[_Plane]:
                 )
             )
         return planes
-    slope, intercept = _rescale(dataset, label, positive=use_rwvm)
+    slope, intercept = _rescale(dataset, label, positive=True, required=not use_rwvm)
     if use_rwvm:
         rwvm = _rwvm_bqml(dataset, label)
         if rwvm is not None:
@@ -524,7 +545,9 @@ def _wrap_rwvm(dataset: Dataset, frame: int) -> Dataset:
     return holder
 
 
-def _stack(planes: list[_Plane], frame_of_reference_uid: str | None) -> tuple[Grid, NDArray[Any]]:
+def _stack(
+    planes: list[_Plane], frame_of_reference_uid: str | None, label: str = "series"
+) -> tuple[Grid, NDArray[Any]]:
     """Sort planes along the normal, check they form a regular grid, and stack them."""
     reference = planes[0]
     normal = np.cross(reference.row_dir, reference.col_dir)
@@ -547,11 +570,12 @@ def _stack(planes: list[_Plane], frame_of_reference_uid: str | None) -> tuple[Gr
         gap = float(np.mean(gaps))
         if np.min(gaps) <= 1e-6 * max(1.0, abs(gap)):
             raise BadInputError(
-                "ImagePositionPatient", "two planes at the same position (duplicate slices?)"
+                f"{label}: ImagePositionPatient",
+                "two planes at the same position (duplicate slices?)",
             )
         if np.max(np.abs(gaps - gap)) > SLICE_GAP_TOL * gap:
             raise BadInputError(
-                "ImagePositionPatient",
+                f"{label}: ImagePositionPatient",
                 f"planes are unevenly spaced ({np.min(gaps):.3f}–{np.max(gaps):.3f} mm): "
                 "missing slices?",
             )
@@ -562,7 +586,8 @@ def _stack(planes: list[_Plane], frame_of_reference_uid: str | None) -> tuple[Gr
         ]
         if max(float(np.linalg.norm(d)) for d in drift) > 0.01 * gap + 1e-3:
             raise BadInputError(
-                "ImagePositionPatient", "planes are not stacked along their normal (gantry tilt?)"
+                f"{label}: ImagePositionPatient",
+                "planes are not stacked along their normal (gantry tilt?)",
             )
     else:
         gap = float(reference.spacing_ji[0])  # one plane: nominal thickness, no better value
@@ -605,6 +630,10 @@ def _offset(dataset: Dataset, label: str, timezone: tzinfo | None) -> tuple[tzin
     return None, ""
 
 
+#: A DT value precise to the minute or better (PS3.5 Table 6.2-1 allows a year alone).
+_DATETIME_TO_THE_MINUTE = re.compile(r"\d{12}(\d{2}(\.\d{1,6})?)?([+-]\d{4})?")
+
+
 def _datetime(
     dataset: Dataset,
     date_keyword: str,
@@ -613,14 +642,27 @@ def _datetime(
     timezone: tzinfo | None,
     *,
     datetime_keyword: str | None = None,
+    zone_label: str | None = None,
 ) -> tuple[datetime, str]:
-    """An aware datetime from a DT tag (with or without offset) or a DA + TM pair."""
+    """An aware datetime from a DT tag (with or without offset) or a DA + TM pair;
+    ``zone_label`` names the dataset whose TimezoneOffsetFromUTC applies, where the date
+    and time are in a sequence item (default ``label``)."""
     from pydicom.valuerep import DA, DT, TM
 
-    zone, zone_source = _offset(dataset, label, timezone)
+    zone_label = zone_label or label
+    zone, zone_source = _offset(dataset, zone_label, timezone)
     if datetime_keyword and dataset.get(datetime_keyword):
+        text = str(dataset.get(datetime_keyword)).strip()
+        if not _DATETIME_TO_THE_MINUTE.fullmatch(text):
+            short = re.fullmatch(r"\d{4}(\d{2}(\d{2}(\d{2})?)?)?([+-]\d{4})?", text)
+            raise BadInputError(
+                f"{label}: {datetime_keyword}",
+                f"{text!r} is not a date and time to the minute at least "
+                "(YYYYMMDDHHMM[SS[.FFFFFF]][±HHMM])"
+                + (": what is missing would be read as the start of the day" if short else ""),
+            )
         try:
-            parsed = DT(str(dataset.get(datetime_keyword)))
+            parsed = DT(text)
         except ValueError as error:
             raise BadInputError(f"{label}: {datetime_keyword}", str(error)) from error
         moment = datetime.combine(parsed.date(), parsed.timetz())  # a plain datetime
@@ -641,7 +683,7 @@ def _datetime(
         return moment, f"{used} (offset in the value)"
     if zone is None:
         raise BadInputError(
-            f"{label}: TimezoneOffsetFromUTC",
+            f"{zone_label}: TimezoneOffsetFromUTC",
             f"missing, so {used} has no time zone; give the scanner's time zone "
             "(--timezone ±HH:MM)",
         )
@@ -707,19 +749,23 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
         holder = item.copy()
         holder.TimezoneOffsetFromUTC = dataset.get("TimezoneOffsetFromUTC")
         at, how = _datetime(
-            holder, "", "", where, timezone, datetime_keyword="RadiopharmaceuticalStartDateTime"
-        )
+            holder, "", "", where, timezone,
+            datetime_keyword="RadiopharmaceuticalStartDateTime", zone_label=label,
+        )  # fmt: skip
     elif item.get("RadiopharmaceuticalStartTime") and dataset.get("Modality") == "PT":
         # PET practice (QIBA): the injection is on the series date. Said in the source.
         holder = item.copy()
         holder.TimezoneOffsetFromUTC = dataset.get("TimezoneOffsetFromUTC")
         holder.SeriesDate = dataset.get("SeriesDate")
-        at, how = _datetime(holder, "SeriesDate", "RadiopharmaceuticalStartTime", where, timezone)
+        at, how = _datetime(
+            holder, "SeriesDate", "RadiopharmaceuticalStartTime", where, timezone,
+            zone_label=label,
+        )  # fmt: skip
         notes.append("date taken from SeriesDate (only RadiopharmaceuticalStartTime given)")
     else:
         raise BadInputError(f"{where}.RadiopharmaceuticalStartDateTime", "missing")
     half_life_h: float | None = None
-    if item.get("RadionuclideHalfLife"):
+    if item.get("RadionuclideHalfLife") not in (None, ""):
         seconds = _number(item.RadionuclideHalfLife, f"{where}.RadionuclideHalfLife", positive=True)
         half_life_h = seconds / 3600.0
     nuclide = _nuclide_from(item)
@@ -831,21 +877,31 @@ def half_life_note(injection: Injection) -> str | None:
 
 
 def _frame_duration_s(dataset: Dataset, label: str) -> tuple[float, str]:
-    if dataset.get("ActualFrameDuration"):
-        duration_ms = _number(dataset.ActualFrameDuration, f"{label}: ActualFrameDuration")
+    """The acquisition time the counts were collected over, from ActualFrameDuration or
+    from the rotations; a value of 0 is refused as not positive, not taken for missing."""
+
+    def given(holder: Dataset, keyword: str) -> bool:
+        return holder.get(keyword) not in (None, "")
+
+    if given(dataset, "ActualFrameDuration"):
+        duration_ms = _number(
+            dataset.ActualFrameDuration, f"{label}: ActualFrameDuration", positive=True
+        )
         return duration_ms / 1000.0, "ActualFrameDuration"
     rotations = dataset.get("RotationInformationSequence")
     if rotations:
         total = 0.0
+        where = f"{label}: RotationInformationSequence"
         for item in rotations:
-            if not item.get("ActualFrameDuration") or not item.get("NumberOfFramesInRotation"):
-                raise BadInputError(
-                    f"{label}: RotationInformationSequence",
-                    "ActualFrameDuration or NumberOfFramesInRotation missing",
-                )
-            where = f"{label}: RotationInformationSequence"
-            duration_ms = _number(item.ActualFrameDuration, f"{where}.ActualFrameDuration")
-            views = _number(item.NumberOfFramesInRotation, f"{where}.NumberOfFramesInRotation")
+            for keyword in ("ActualFrameDuration", "NumberOfFramesInRotation"):
+                if not given(item, keyword):
+                    raise BadInputError(f"{where}.{keyword}", "missing")
+            duration_ms = _number(
+                item.ActualFrameDuration, f"{where}.ActualFrameDuration", positive=True
+            )
+            views = _number(
+                item.NumberOfFramesInRotation, f"{where}.NumberOfFramesInRotation", positive=True
+            )
             total += duration_ms / 1000.0 * views
         return total, "RotationInformationSequence ActualFrameDuration × NumberOfFramesInRotation"
     raise BadInputError(f"{label}: ActualFrameDuration", "missing (needed to turn counts into Bq)")
@@ -942,6 +998,33 @@ def _check_pet_corrections(dataset: Dataset, label: str, correction: str) -> Non
         )
 
 
+def _check_emission_values(
+    values: NDArray[np.float64], grid: Grid, label: str, unit: str, quantity: Quantity
+) -> None:
+    """Refuse an emission image that no activity can give: negative beyond reconstruction
+    noise (a voxel below −:data:`NEGATIVE_FRACTION` of the maximum, or no positive voxel),
+    or holding more than :data:`~lutetia.dosimetry.plausibility.MAX_ACTIVITY_MBQ` in all
+    (a Rescale Slope or calibration in the wrong unit)."""
+    if values.size == 0:
+        return
+    peak, low = float(np.max(values)), float(np.min(values))
+    if low < 0 and (peak <= 0 or low < -NEGATIVE_FRACTION * peak):
+        raise BadInputError(
+            f"{label}: PixelData",
+            f"values down to {low:.4g} {unit} against a maximum of {peak:.4g} {unit}: an "
+            f"emission image is not negative beyond noise (−{NEGATIVE_FRACTION:.0%} of the "
+            "maximum); check Rescale Intercept and Pixel Representation",
+        )
+    if quantity == "activity_concentration":
+        total_mbq = float(np.sum(values, dtype=np.float64)) * grid.voxel_volume_ml / 1e6
+        if total_mbq > MAX_ACTIVITY_MBQ:
+            raise BadInputError(
+                f"{label}: PixelData",
+                f"the image holds {total_mbq:.4g} MBq, more than any administration "
+                f"({MAX_ACTIVITY_MBQ:g} MBq): Rescale Slope or the calibration in another unit?",
+            )
+
+
 def read_series(
     source: str | Path | Sequence[str | Path],
     *,
@@ -998,7 +1081,7 @@ def read_series(
         rwvm_present = rwvm_present or holder_rwvm
         planes.extend(_planes(path, dataset, use_rwvm=modality != "CT"))
     frame_uid = first.get("FrameOfReferenceUID")
-    grid, values = _stack(planes, str(frame_uid) if frame_uid else None)
+    grid, values = _stack(planes, str(frame_uid) if frame_uid else None, label)
     reading = f"{len(datasets)} file(s), {len(planes)} plane(s), modality {modality}"
 
     if modality == "CT":
@@ -1097,6 +1180,7 @@ def read_series(
     if not np.all(np.isfinite(values)):
         raise BadInputError(f"{label}: PixelData", "values are not finite after rescaling")
     unit = "g/mL" if quantity == "suv_bw" else "Bq/mL"
+    _check_emission_values(values, grid, label, unit, quantity)
     return Volume(
         grid,
         values,

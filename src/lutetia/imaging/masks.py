@@ -35,7 +35,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -480,6 +480,18 @@ class Masks:
     method: str
     unmapped: tuple[str, ...]
     warnings: tuple[str, ...]
+    #: Regions of the source left out, and why (outside the field of view, too small).
+    left_out: Mapping[str, str] = field(default_factory=dict)
+
+    def outside_fraction(self, name: str) -> float:
+        """The fraction of a region's source volume outside the image's field of view (1 for
+        a region left out)."""
+        if name in self.left_out or name not in self.regions:
+            return 1.0
+        region = self.regions[name]
+        if not region.volume_source_ml > 0:
+            return 0.0
+        return max(0.0, 1.0 - region.volume_covered_ml / region.volume_source_ml)
 
     def __getitem__(self, name: str) -> NDArray[np.bool_]:
         """The boolean mask of a region (KeyError naming the region when absent)."""
@@ -568,6 +580,7 @@ def _assemble(
             warnings.append(f"region {name!r} combines {', '.join(labels)} (same name)")
 
     regions: dict[str, Region] = {}
+    left_out: dict[str, str] = {}
     for name, (coverage, labels, volume_source) in sorted(named.items()):
         mask = coverage >= COVERAGE_THRESHOLD
         covered = float(coverage.sum(dtype=np.float64)) * voxel_ml
@@ -579,6 +592,7 @@ def _assemble(
                 else "covers less than half of every SPECT voxel"
             )
             warnings.append(f"region {name!r} {where} and was left out")
+            left_out[name] = where
             continue
         if covered < (1.0 - OUTSIDE_FOV_WARNING) * volume_source:
             warnings.append(
@@ -593,13 +607,17 @@ def _assemble(
             volume_covered_ml=covered,
             volume_ml=count * voxel_ml,
         )
+    if not named:
+        raise BadInputError(
+            "masks", f"{source} holds no region: every region is empty (all its voxels are 0)"
+        )
     if not regions:
         raise BadInputError("masks", f"no region of {source} overlaps the image's field of view")
     if unmapped:
         warnings.append(
             "names not in the case vocabulary, kept as they are: " + ", ".join(unmapped)
         )
-    return Masks(reference, regions, source, method, tuple(unmapped), tuple(warnings))
+    return Masks(reference, regions, source, method, tuple(unmapped), tuple(warnings), left_out)
 
 
 def masks_from_label_map(
@@ -671,8 +689,6 @@ def read_masks(
         return _read_nifti(
             file, labels_file, reference, allow_other_frame_of_reference, subdivisions
         )
-    if labels_file is not None:
-        raise BadInputError("labels_file", "only a NIfTI label map takes a labels file")
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -680,6 +696,8 @@ def read_masks(
         header = pydicom.dcmread(file, stop_before_pixels=True)
     except (InvalidDicomError, OSError) as error:
         raise BadInputError("masks", f"{file} is neither NIfTI nor DICOM: {error}") from error
+    if labels_file is not None:  # the masks are read first: a wrong masks file is named
+        raise BadInputError("labels_file", "only a NIfTI label map takes a labels file")
     modality = str(header.get("Modality", ""))
     if modality == "SEG":
         return _read_seg(file, reference, allow_other_frame_of_reference, subdivisions)

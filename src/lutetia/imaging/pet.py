@@ -15,6 +15,7 @@ T½ is ICRP-107's, checked against the Radionuclide Half Life tag.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,30 @@ LESION_SITES: tuple[str, ...] = (
 )
 #: Plausible body weight (kg) for SUVbw.
 WEIGHT_RANGE_KG = (20.0, 400.0)
+
+
+#: A region with more than this share of its volume outside the PET's field of view is not
+#: measured: its SUVmean and SUVmax would be those of the part inside.
+MAX_OUTSIDE_FRACTION = 0.10
+#: A PET scan is made within a few half-lives of its administration (68Ga-PSMA at 50–100
+#: min, 18F-PSMA at 90–120 min, both about one half-life); an administration more than this
+#: many half-lives before the scan is another one (its decay factor below 1/1000).
+MAX_UPTAKE_HALF_LIVES = 10.0
+#: SUVs of PSMA PET reach about 100–200 g/mL in the hottest lesions and 5–10 in the liver; an
+#: image above this is not in SUV (Units GML on Bq/mL values) or is scaled wrongly.
+MAX_SUV_G_PER_ML = 1000.0
+
+
+def check_suv_plausible(volume: Volume, field: str) -> None:
+    """Refuse an SUVbw image whose maximum exceeds :data:`MAX_SUV_G_PER_ML`, naming
+    ``field``."""
+    peak = float(np.max(volume.values)) if volume.values.size else 0.0
+    if peak > MAX_SUV_G_PER_ML:
+        raise BadInputError(
+            field,
+            f"SUVbw up to {peak:.4g} g/mL, above any PSMA PET ({MAX_SUV_G_PER_ML:g}): "
+            "values not in SUV (Units GML on Bq/mL?) or a wrong weight, activity or scale",
+        )
 
 
 def check_weight_kg(weight_kg: float, field: str = "patient_weight_kg") -> None:
@@ -68,6 +93,14 @@ def suv_bw(volume: Volume, patient_weight_kg: float, injection: Injection) -> Vo
             f"{injection.at.isoformat()} is after the acquisition {volume.acquired_at.isoformat()}",
         )
     half_life_h = checked_half_life_h(injection)
+    uptake_h = (volume.acquired_at - injection.at).total_seconds() / 3600.0
+    if uptake_h > MAX_UPTAKE_HALF_LIVES * half_life_h:
+        raise BadInputError(
+            "injection.at",
+            f"{injection.at.isoformat()} is {uptake_h:.4g} h before the acquisition, more than "
+            f"{MAX_UPTAKE_HALF_LIVES:g} half-lives of {injection.nuclide}: not this scan's "
+            "administration (check RadiopharmaceuticalStartDateTime)",
+        )
     factor = decay_factor(injection.at, volume.acquired_at, half_life_h)
     scale = patient_weight_kg * 1000.0 / (injection.activity_bq * factor)
     values: NDArray[np.float64] = np.asarray(volume.values, dtype=np.float64) * scale
@@ -169,8 +202,13 @@ def measure_psma_pet(
     names: dict[int, str],
     *,
     tracer: str | None = None,
+    outside_fraction: Mapping[str, float] | None = None,
 ) -> PsmaPetMeasurement:
     """SUV statistics of labelled regions, and the case file's ``psma_pet`` block from them.
+
+    ``outside_fraction``: per region name, the share of it outside the PET's field of view;
+    a region with more than :data:`MAX_OUTSIDE_FRACTION` outside is not measured (its SUVs
+    would be of a part of it) and is listed as missing with the reason.
 
     Region names decide the role: ``liver`` → ``liver_suvmean``; every name
     starting with ``parotid`` (left, right) → ``parotid_suvmean`` (mean over
@@ -192,10 +230,16 @@ def measure_psma_pet(
     if unnamed:
         raise BadInputError("names", f"labels {unnamed} have no name")
     regions: list[RegionStats] = []
+    outside = dict(outside_fraction or {})
+    not_measured = {
+        name: f"{100 * share:.0f} % of region {name!r} lies outside the PET's field of view"
+        for name, share in outside.items()
+        if share > MAX_OUTSIDE_FRACTION
+    }
     for label in sorted(names):
         mask = array == label
         voxels = int(np.count_nonzero(mask))
-        if voxels == 0:
+        if voxels == 0 or names[label] in not_measured:
             continue
         inside = suv.values[mask]
         regions.append(
@@ -219,12 +263,21 @@ def measure_psma_pet(
     by_name = {r.name: r for r in regions}
     if "liver" in by_name:
         block["liver_suvmean"] = round(by_name["liver"].suvmean, 3)
+    elif "liver" in not_measured:
+        missing.append(f"liver_suvmean: {not_measured['liver']}")
     else:
         missing.append("liver_suvmean: no region named 'liver'")
-    parotids = [label for label, name in names.items() if name.startswith("parotid")]
+    parotids = [
+        label
+        for label, name in names.items()
+        if name.startswith("parotid") and name not in not_measured
+    ]
     parotid_mask = np.isin(array, parotids) if parotids else np.zeros(array.shape, dtype=bool)
-    if np.any(parotid_mask):
+    cut = sorted(name for name in not_measured if name.startswith("parotid"))
+    if np.any(parotid_mask) and not cut:
         block["parotid_suvmean"] = round(float(np.mean(suv.values[parotid_mask])), 3)
+    elif cut:
+        missing.append(f"parotid_suvmean: {'; '.join(not_measured[n] for n in cut)}")
     else:
         missing.append("parotid_suvmean: no region named 'parotid…'")
     lesions = []
@@ -251,6 +304,9 @@ def measure_psma_pet(
             f"{region.name}: size_mm is the {'short axis' if lymph else 'longest diameter'} "
             f"measured on {region.voxels} voxels (voxel approximation)"
         )
+    for name in sorted(not_measured):
+        if name.startswith("lesion_"):
+            missing.append(f"lesions: {not_measured[name]}; not measured")
     block["lesions"] = lesions
     if not lesions:
         missing.append("lesions: no region named 'lesion_<site>…'")

@@ -116,7 +116,9 @@ def study_rows(study: str, document: dict[str, Any]) -> list[dict[str, Any]]:
                 "mass_method": region.get("mass_method"),
                 "dose_model": region.get("dose_model"),
                 "timepoints_h": ";".join(f"{p['t_h']:.6g}" for p in points),
-                "activities_mbq": ";".join(f"{p['activity_mbq']:.6g}" for p in points),
+                "activities_mbq": ";".join(
+                    "" if p["activity_mbq"] is None else f"{p['activity_mbq']:.6g}" for p in points
+                ),
                 "warning_texts": " | ".join(mine),
                 "study_warnings": len(study_wide),
                 "study_warning_texts": " | ".join(study_wide),
@@ -139,6 +141,55 @@ def run_one(folder: str, options: Options) -> tuple[bool, Any]:
     except Exception as error:  # one failing study must not stop the cohort
         return False, f"internal error: {type(error).__name__}: {error}"
     return True, study_rows(name, document)
+
+
+#: Seconds to wait for a scheduler given by --scheduler to connect and answer.
+SCHEDULER_TIMEOUT_S: Final[float] = 10.0
+
+
+def _probe_scheduler(address: str) -> None:
+    """Refuse, within :data:`SCHEDULER_TIMEOUT_S`, an address where no Dask scheduler
+    answers: asked who it is (the ``identity`` operation of every Dask server), a server that
+    accepts the connection and stays silent, or speaks another protocol, is not one (a
+    Client would wait on the first without end and misread the second's bytes as sizes)."""
+    import asyncio
+    import threading
+
+    from distributed.comm.core import connect
+
+    async def ask() -> Any:
+        comm = await connect(address, timeout=SCHEDULER_TIMEOUT_S)  # type: ignore[no-untyped-call]
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    outcome: dict[str, Any] = {}
+
+    def probe() -> None:  # in a thread of its own: the caller may be running an event loop
+        try:
+            outcome["answer"] = asyncio.run(asyncio.wait_for(ask(), SCHEDULER_TIMEOUT_S))
+        except BaseException as error:  # refused, unresolvable, another protocol's bytes
+            outcome["error"] = error
+
+    thread = threading.Thread(target=probe, name="scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT_S + 5.0)
+    error = outcome.get("error")
+    if thread.is_alive() or isinstance(error, TimeoutError):
+        raise BadInputError(
+            "--scheduler",
+            f"{address}: no answer within {SCHEDULER_TIMEOUT_S:g} s (not a Dask scheduler?)",
+        )
+    if error is not None:
+        raise BadInputError(
+            "--scheduler", f"{address}: not a Dask scheduler ({type(error).__name__}: {error})"
+        )
+    answer = outcome.get("answer")
+    if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
+        kind = answer.get("type") if isinstance(answer, dict) else type(answer).__name__
+        raise BadInputError("--scheduler", f"{address}: answers as {kind}, not a Dask scheduler")
 
 
 def run_cohort(
@@ -184,8 +235,9 @@ def run_cohort(
         client = Client(cluster)  # type: ignore[no-untyped-call]
         where = f"LocalCluster ({count} worker {'processes' if processes else 'threads'})"
     else:
+        _probe_scheduler(scheduler)
         try:
-            client = Client(scheduler, timeout=10)  # type: ignore[no-untyped-call]
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError, ValueError) as error:
             raise BadInputError("--scheduler", f"{scheduler}: cannot connect ({error})") from None
         where = f"scheduler {scheduler}"

@@ -39,7 +39,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -73,6 +73,9 @@ BODY_FRACTION: Final[float] = 0.01
 #: A region carried onto a later time point with more than this fraction of it outside
 #: that image's field of view gets a warning.
 MAX_LOST_FRACTION: Final[float] = 0.01
+#: With more than this fraction outside, the region is not measured at that time point:
+#: the point is left out of its curve (a partial sum is not the region's activity).
+MAX_MEASURED_LOST_FRACTION: Final[float] = 0.10
 #: Without --register, a check registration that moves a later time point by more than
 #: this many voxels along an axis, or turns it by more than this many degrees, and raises
 #: the correlation by more than MOTION_NCC_GAIN, is reported as motion.
@@ -310,6 +313,15 @@ def _read_spect(
                 f"{path}: the administration it states ({other.activity_bq / 1e6:.5g} MBq at "
                 f"{other.at.isoformat()}) differs from the first series'; the first is used"
             )
+    offsets = sorted(
+        {_offset_text(v.acquired_at.tzinfo, v.acquired_at) for v in volumes if v.acquired_at}
+    )
+    if len(offsets) > 1:
+        warnings.append(
+            f"the time points state different UTC offsets ({', '.join(offsets)}): a change to "
+            "or from daylight saving time between them, or scanner clocks set differently; "
+            "times were taken as stated, each with its own offset"
+        )
     order = sorted(range(len(volumes)), key=lambda i: volumes[i].acquired_at or injection.at)
     volumes = [volumes[i] for i in order]
     for volume, path in zip(volumes, [inputs.spect[i] for i in order], strict=True):
@@ -317,6 +329,9 @@ def _read_spect(
             raise BadInputError(
                 str(path), "acquired before the administration (check the DICOM dates and times)"
             )
+        low = _check_against_administration(volume, injection, path)
+        if low:
+            warnings.append(low)
     if len(volumes) < MIN_TIMEPOINTS:
         raise BadInputError(
             "--spect", f"{len(volumes)} time point(s): at least {MIN_TIMEPOINTS} are needed"
@@ -335,6 +350,12 @@ def _read_spect(
     if len(named) > 1:
         listing = ", ".join(f"{p}: {pid}" for p, pid in patients.items())
         raise BadInputError("--spect", f"the series are of different patients ({listing})")
+    unnamed = [p for p, pid in patients.items() if pid is None]
+    if unnamed:
+        warnings.append(
+            f"no Patient ID in {', '.join(unnamed)}: that these series are of one patient "
+            "could not be checked"
+        )
     for volume, path in zip(volumes[1:], paths[1:], strict=True):
         if not _grids_overlap(volume.grid, volumes[0].grid):
             raise BadInputError(
@@ -350,9 +371,106 @@ def _read_spect(
     return volumes, injection, warnings, paths
 
 
-def _offset_text(zone: tzinfo) -> str:
-    """±HH:MM of a fixed-offset time zone."""
-    delta = zone.utcoffset(None)
+#: A region whose mean density from the CT is below this (g/mL) is in air (lung tissue is
+#: about 0.26 g/mL): the CT does not show the SPECT's anatomy, or its Rescale is wrong.
+MIN_CT_DENSITY_G_PER_ML: Final[float] = 0.1
+
+
+def _check_ct(inputs: StudyInputs, masses: dict[str, Any], warnings: list[str]) -> None:
+    """The CT is of the SPECT's patient, reaches the regions and shows tissue there: a CT of
+    another patient or study is refused, a region it does not reach (default density) is
+    warned, one that it shows as air is refused."""
+    from lutetia.imaging.dicom import read_patient_id
+
+    assert inputs.ct is not None
+    ct_patient = read_patient_id(inputs.ct)
+    spect_patients = {pid for pid in map(read_patient_id, inputs.spect) if pid is not None}
+    if ct_patient is not None and spect_patients and ct_patient not in spect_patients:
+        raise BadInputError(
+            "--ct",
+            f"{inputs.ct} is of patient {ct_patient!r}, the SPECT of "
+            f"{', '.join(sorted(map(repr, spect_patients)))}",
+        )
+    if ct_patient is None:
+        warnings.append(f"no Patient ID in {inputs.ct}: that the CT is the patient's is unchecked")
+    outside = [name for name, mass in masses.items() if "does not cover" in mass.method]
+    if masses and len(outside) == len(masses):
+        raise BadInputError(
+            "--ct",
+            f"{inputs.ct} covers none of the regions (a CT of another study or position?)",
+        )
+    for name, mass in masses.items():
+        if name in outside or "covers only" in mass.method:
+            warnings.append(f"{name}: mass from {mass.method}")
+        elif mass.density_g_per_ml < MIN_CT_DENSITY_G_PER_ML:
+            raise BadInputError(
+                "--ct",
+                f"region {name}: the CT gives a mean density of {mass.density_g_per_ml:.3g} g/mL "
+                "(air): the CT does not show the SPECT's anatomy, or its Rescale is wrong (or the "
+                "masks are not drawn on this anatomy)",
+            )
+
+
+#: The activity in a time point's whole field of view may exceed the administered activity
+#: decayed to then by calibration error and noise, never by this factor.
+MAX_FOV_TO_ADMINISTERED: Final[float] = 1.5
+
+#: Below this share of the administered activity decayed to then, a field of view is said:
+#: after a week a patient retains about a tenth of it and one bed position sees a part of
+#: that, a hundredth is what a missing Rescale Slope or calibration gives, not excretion.
+MIN_FOV_TO_ADMINISTERED: Final[float] = 0.01
+
+
+def _check_against_administration(volume: Volume, injection: Any, path: Path) -> str | None:
+    """Refuse a time point acquired later than any measurement can be (20 half-lives,
+    :func:`~lutetia.dosimetry.plausibility.max_time_h`), or whose field of view holds more
+    than :data:`MAX_FOV_TO_ADMINISTERED` times the activity administered, decayed to its
+    acquisition: the administration or the quantification (calibration, Rescale Slope) is
+    wrong, and which one the files cannot tell. A field of view holding less than
+    :data:`MIN_FOV_TO_ADMINISTERED` of it is returned as a warning."""
+    import numpy as np
+
+    from lutetia.dosimetry.plausibility import max_time_h
+    from lutetia.nuclides import decay_factor, nuclide
+
+    assert volume.acquired_at is not None  # checked by the caller
+    elapsed_h = (volume.acquired_at - injection.at).total_seconds() / 3600.0
+    if elapsed_h > max_time_h():
+        raise BadInputError(
+            str(path),
+            f"acquired {elapsed_h:.6g} h after the administration, later than any measurement "
+            f"({max_time_h():.4g} h, 20 half-lives): check the DICOM dates",
+        )
+    in_view_mbq = float(np.sum(volume.values, dtype=np.float64)) * volume.grid.voxel_volume_ml / 1e6
+    left_mbq = (
+        injection.activity_bq
+        / 1e6
+        * decay_factor(injection.at, volume.acquired_at, nuclide("Lu-177").half_life_h)
+    )
+    if in_view_mbq > MAX_FOV_TO_ADMINISTERED * left_mbq:
+        raise BadInputError(
+            str(path),
+            f"its field of view holds {in_view_mbq:.5g} MBq at {elapsed_h:.4g} h, "
+            f"{in_view_mbq / left_mbq:.3g} times the {left_mbq:.5g} MBq left of the "
+            f"{injection.activity_bq / 1e6:.5g} MBq administered: the administration "
+            "(RadionuclideTotalDose) or the quantification (calibration, Rescale Slope) is wrong",
+        )
+    if in_view_mbq < MIN_FOV_TO_ADMINISTERED * left_mbq:
+        return (
+            f"{path}: its field of view holds {in_view_mbq:.5g} MBq at {elapsed_h:.4g} h, "
+            f"{100 * in_view_mbq / left_mbq:.2g} % of the {left_mbq:.5g} MBq left of the "
+            f"{injection.activity_bq / 1e6:.5g} MBq administered (below "
+            f"{100 * MIN_FOV_TO_ADMINISTERED:g} %): check the quantification (calibration, "
+            "Rescale Slope; a missing slope is read as 1) and the administration"
+        )
+    return None
+
+
+def _offset_text(zone: tzinfo | None, at: datetime | None = None) -> str:
+    """±HH:MM of a fixed-offset time zone, or of a zone's offset at ``at``."""
+    if zone is None:
+        return "no offset"
+    delta = zone.utcoffset(at)
     if delta is None:
         return str(zone)
     minutes = round(delta.total_seconds() / 60)
@@ -486,8 +604,10 @@ def _region_activities(
     volumes: list[Volume],
     transforms: list[Registration],
     warnings: list[str],
-) -> tuple[float, ...]:
-    """Activity (MBq) in the region at each time point, on that time point's own voxels.
+) -> tuple[float | None, ...]:
+    """Activity (MBq) in the region at each time point, on that time point's own voxels;
+    None where more than :data:`MAX_MEASURED_LOST_FRACTION` of it lies outside that time
+    point's field of view (not measured).
 
     The region, drawn on the first time point's grid, is carried onto each
     later one through its transform (:func:`lutetia.imaging.registration.transfer_mask`).
@@ -495,7 +615,7 @@ def _region_activities(
     from lutetia.imaging.registration import transfer_mask
 
     first = volumes[0]
-    activities = [_activity_mbq(first, mask)]
+    activities: list[float | None] = [_activity_mbq(first, mask)]
     for index, (volume, registration) in enumerate(
         zip(volumes[1:], transforms[1:], strict=True), start=1
     ):
@@ -504,6 +624,14 @@ def _region_activities(
             activities.append(_activity_mbq(volume, mask))
             continue
         carried, lost = transfer_mask(mask, first.grid, registration, volume.grid)
+        if lost > MAX_MEASURED_LOST_FRACTION:
+            warnings.append(
+                f"{name}: {100 * lost:.1f} % of the region falls outside the field of view of "
+                f"time point {index + 1}; not measured there, that point is left out of its "
+                "curve"
+            )
+            activities.append(None)
+            continue
         if lost > MAX_LOST_FRACTION:
             warnings.append(
                 f"{name}: {100 * lost:.1f} % of the region falls outside the field of view of "
@@ -511,6 +639,14 @@ def _region_activities(
             )
         activities.append(_activity_mbq(volume, carried))
     return tuple(activities)
+
+
+def _as_region_error(error: BadInputError) -> BadInputError:
+    """An error of the organ dosimetry named as the region's quantity, not as the option
+    of ``lutetia dose tac`` (``--mass-g``) that this command does not have."""
+    if not error.field.startswith("--"):
+        return error
+    return BadInputError(error.field.removeprefix("--").replace("-", "_"), error.reason)
 
 
 def _identity() -> Registration:
@@ -580,7 +716,17 @@ def run_study(
         ct = read_series(inputs.ct, timezone=options.timezone, modalities=("CT",))
         if ct.quantity != "ct_number":
             raise BadInputError(str(inputs.ct), f"is {ct.quantity}, not a CT")
-    masses = region_masses(masks, ct)
+    try:
+        masses = region_masses(masks, ct)
+    except BadInputError as error:
+        if inputs.ct is None or not error.field.startswith("ct."):
+            raise
+        tag = {"ct.frame_of_reference_uid": "FrameOfReferenceUID"}.get(error.field, error.field)
+        raise BadInputError(
+            f"--ct {inputs.ct}: {tag}", f"{error.reason} (the masks and the CT must share one)"
+        ) from None
+    if ct is not None and inputs.ct is not None:
+        _check_ct(inputs, masses, warnings)
     regions: dict[str, dict[str, Any]] = {}
     curves: dict[str, TimeActivity | BadInputError] = {}
     for name in masks.names():
@@ -594,10 +740,11 @@ def run_study(
                 {"t_h": t, "activity_mbq": a} for t, a in zip(times_h, activities, strict=True)
             ],
         }
+        kept = [(t, a) for t, a in zip(times_h, activities, strict=True) if a is not None]
         try:
-            curves[name] = TimeActivity(times_h, activities)
+            curves[name] = TimeActivity(tuple(t for t, _ in kept), tuple(a for _, a in kept))
         except BadInputError as error:
-            curves[name] = error
+            curves[name] = _as_region_error(error)
     # Every region's TAC in one batch of the kinetics engine.
     _say(progress, "fitting the regions' time-activity curves")
     measured = [name for name, curve in curves.items() if isinstance(curve, TimeActivity)]
@@ -609,8 +756,11 @@ def run_study(
             curve = curves[name]
             fit = curve if isinstance(curve, BadInputError) else fits[name]
             if isinstance(fit, BadInputError):
-                raise fit
-            dose = absorbed_dose(fit.tia_mbq_h, masses[name].mass_g, mass_range_key(name))
+                raise _as_region_error(fit)
+            try:
+                dose = absorbed_dose(fit.tia_mbq_h, masses[name].mass_g, mass_range_key(name))
+            except BadInputError as error:
+                raise _as_region_error(error) from None
         except BadInputError as error:
             region.update(
                 model=None, tia_mbq_h=None, tia_sd_mbq_h=None, absorbed_dose_gy=None,
