@@ -510,6 +510,27 @@ def test_a_ct_showing_air_where_the_regions_are_is_refused(
     assert error.value.field == "--ct"
 
 
+@pytest.mark.parametrize(("density", "refused"), [(0.099, True), (0.101, False), (0.26, False)])
+def test_a_region_is_air_below_a_tenth_of_a_gram_per_millilitre(
+    phantom: PhantomTruth, density: float, refused: bool
+) -> None:
+    # Lung (about 0.26 g/mL) is tissue; below 0.1 g/mL the CT shows air where the region is.
+    from types import SimpleNamespace
+
+    from lutetia.services.image_dosimetry import MIN_CT_DENSITY_G_PER_ML, _check_ct
+
+    assert MIN_CT_DENSITY_G_PER_ML == 0.1
+    masses = {"lung_left": SimpleNamespace(method="CT (HU → density)", density_g_per_ml=density)}
+    inputs = _inputs(phantom, ct=Path(phantom.ct_dir))
+    warnings: list[str] = []
+    if refused:
+        with pytest.raises(BadInputError, match=r"region lung_left: .* 0\.099 g/mL \(air\)"):
+            _check_ct(inputs, masses, warnings)
+    else:
+        _check_ct(inputs, masses, warnings)
+        assert not warnings
+
+
 def test_a_region_the_ct_does_not_reach_is_warned(phantom: PhantomTruth, tmp_path: Path) -> None:
     ct = tmp_path / "ct"
     shutil.copytree(Path(phantom.ct_dir), ct)
@@ -539,6 +560,43 @@ def test_a_region_outside_a_later_field_of_view_is_not_measured_there(
     points = document["regions"][name]["timepoints"]
     assert points[1]["activity_mbq"] is None
     assert all(p["activity_mbq"] is not None for i, p in enumerate(points) if i != 1)
+
+
+@pytest.mark.parametrize(("planes", "measured"), [(91, True), (89, False)])
+def test_a_region_is_measured_up_to_a_tenth_outside_the_field_of_view(
+    planes: int, measured: bool
+) -> None:
+    # A region of 100 voxels in a line across the slices; the later time point has fewer
+    # slices: 9 % of the region outside is measured (and said), 11 % is not measured.
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from lutetia.imaging.registration import Registration
+    from lutetia.imaging.volume import Grid, Volume
+    from lutetia.services.image_dosimetry import MAX_MEASURED_LOST_FRACTION, _region_activities
+
+    assert MAX_MEASURED_LOST_FRACTION == 0.10
+    axes = (1, 0, 0, 0, 1, 0, 0, 0, 1)
+    first = Grid((100, 1, 1), (10.0, 10.0, 10.0), (0.0, 0.0, 0.0), axes)
+    later = Grid((planes, 1, 1), (10.0, 10.0, 10.0), (0.0, 0.0, 0.0), axes)
+    at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    volumes = [
+        Volume(grid, np.full(grid.shape, 1e4), "activity_concentration", "Bq/mL", at, "test")
+        for grid in (first, later)
+    ]
+    still = Registration((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), "none", 0.0, 1.0,
+                         1.0, 0, "none", ())  # fmt: skip
+    warnings: list[str] = []
+    mask = np.ones(first.shape, dtype=bool)
+    activities = _region_activities("kidney_left", mask, volumes, [still, still], warnings)
+    assert activities[0] == pytest.approx(100 * 1e4 * 1.0 / 1e6)
+    if measured:
+        assert activities[1] == pytest.approx(planes * 1e4 * 1.0 / 1e6)
+        assert "underestimated" in warnings[0]
+    else:
+        assert activities[1] is None
+        assert "left out of its curve" in warnings[0]
 
 
 def test_an_organ_dosimetry_error_names_the_regions_quantity_not_an_option() -> None:
