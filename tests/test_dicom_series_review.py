@@ -26,7 +26,6 @@ from pydicom.sequence import Sequence
 
 from lutetia.errors import BadInputError
 from lutetia.imaging.dicom import (
-    INJECTED_ACTIVITY_RANGE_MBQ,
     RADIOPHARMACEUTICAL_WIDE,
     SERIES_WIDE,
     Injection,
@@ -120,26 +119,47 @@ def test_pet_total_dose_is_in_becquerel(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("modality", "total"),
-    [("NM", "7.4e9"), ("NM", "0.999"), ("NM", "50001"), ("PT", "150"), ("PT", "999999"),
-     ("PT", "5.0001e10")],
+    [("NM", "0.999"), ("NM", "50001"), ("NM", "999999"), ("NM", "5.0001e10"), ("PT", "0.999"),
+     ("PT", "50001"), ("PT", "999999"), ("PT", "5.0001e10")],
 )  # fmt: skip
 def test_a_total_dose_outside_any_administration_is_refused(
     tmp_path: Path, modality: str, total: str
 ) -> None:
-    # 1 MBq to 50 GBq: every diagnostic or therapeutic administration; outside it the tag
-    # was written in the other unit (Bq in an NM file, MBq in a PET file).
+    # 1 MBq to 50 GBq: every diagnostic or therapeutic administration; a value that is none
+    # in MBq and none in Bq is refused.
     path = _nm(tmp_path / "nm.dcm", total) if modality == "NM" else _pet(tmp_path / "pt")[0]
     if modality == "PT":
         _edit(path, **{"item.RadionuclideTotalDose": total})
-    with pytest.raises(BadInputError, match="another unit") as error:
+    with pytest.raises(BadInputError, match="in Bq and in MBq") as error:
         read_injection(path)
     assert error.value.field.endswith("RadionuclideTotalDose")
 
 
-@pytest.mark.parametrize("mbq", INJECTED_ACTIVITY_RANGE_MBQ)
+@pytest.mark.parametrize(
+    ("modality", "total", "mbq"),
+    [("NM", "7.4e9", 7400.0), ("NM", "1e6", 1.0), ("NM", "5e10", 50000.0),
+     ("PT", "150", 150.0), ("PT", "1", 1.0), ("PT", "50000", 50000.0)],
+)  # fmt: skip
+def test_a_total_dose_in_the_other_unit_is_read_in_it_and_said(
+    tmp_path: Path, modality: str, total: str, mbq: float
+) -> None:
+    # Some NM files state Bq (7.4e9) and some PET files MBq (150): in the standard's unit no
+    # administration, in the other one an administration. It was refused with no way round.
+    path = _nm(tmp_path / "nm.dcm", total) if modality == "NM" else _pet(tmp_path / "pt")[0]
+    if modality == "PT":
+        _edit(path, **{"item.RadionuclideTotalDose": total})
+    injection = read_injection(path)
+    assert injection.activity_bq == pytest.approx(mbq * 1e6)
+    assert len(injection.notes) == 1
+    other = "Bq" if modality == "NM" else "MBq"
+    assert f"RadionuclideTotalDose {float(total):g} read in {other}" in injection.notes[0]
+
+
+@pytest.mark.parametrize("mbq", [1.0, 7400.0, 50000.0])
 def test_the_ends_of_the_administration_range_are_accepted(tmp_path: Path, mbq: float) -> None:
     injection = read_injection(_nm(tmp_path / "nm.dcm", f"{mbq:g}"))
     assert injection.activity_bq == pytest.approx(mbq * 1e6)
+    assert injection.notes == ()
 
 
 def test_a_total_dose_whose_unit_is_unknown_is_refused(tmp_path: Path) -> None:
@@ -265,8 +285,20 @@ def test_a_pet_that_does_not_state_its_corrections_is_refused(
 def test_a_pet_with_consistent_corrections_is_read(
     tmp_path: Path, correction: str, corrected: list[str]
 ) -> None:
+    # 5000 Bq/mL stored, acquired 60 min after the administration in a 120 s frame. The
+    # volume holds the concentration at the acquisition start: START as stored; ADMIN (at the
+    # administration) decayed by e^(−λ·60 min); NONE (the frame's mean) divided by the mean
+    # decay factor over the frame, (1 − e^(−λT))/(λT).
     _pet(tmp_path / "pt", DecayCorrection=correction, CorrectedImage=corrected)
-    assert read_series(tmp_path / "pt").unit == "Bq/mL"
+    volume = read_series(tmp_path / "pt")
+    assert volume.unit == "Bq/mL"
+    decay_per_s = math.log(2) / (nuclide("Ga-68").half_life_h * 3600)
+    expected = {
+        "START": 5000.0,
+        "ADMIN": 5000.0 * math.exp(-decay_per_s * 3600),
+        "NONE": 5000.0 / ((1 - math.exp(-decay_per_s * 120)) / (decay_per_s * 120)),
+    }[correction]
+    assert np.allclose(volume.values, expected, rtol=1e-4)
 
 
 # --- a half-life tag that differs from ICRP-107 --------------------------------------------

@@ -181,9 +181,15 @@ def run_pet(args: argparse.Namespace) -> int:
         note = half_life_note(injection)
         if note is not None:
             weight_notes.append(f"{args.pet}: {note}")
-    check_suv_plausible(suv, f"{args.pet}: Units" if volume.quantity == "suv_bw" else "--pet")
+        weight_notes.extend(f"{args.pet}: {said}" for said in injection.notes)
     masks = read_masks(args.masks, labels_file=args.labels, reference=suv.grid)
     array, names = _label_map(masks)
+    scanner_suv = volume.quantity == "suv_bw"
+    hot = check_suv_plausible(
+        suv, f"{args.pet}: Units" if scanner_suv else "--pet", array > 0, scanner_suv=scanner_suv
+    )
+    if hot is not None:
+        weight_notes.append(f"{args.pet}: {hot}")
     tracer = args.tracer
     stated = read_radiopharmaceutical(args.pet)
     if tracer is not None:

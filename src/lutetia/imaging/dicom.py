@@ -77,8 +77,11 @@ TOTAL_DOSE_UNITS: dict[str, tuple[str, float, str]] = {
 #: (guideline, Procedure), and no radiopharmaceutical therapy approaches 50 GBq
 #: (:data:`lutetia.dosimetry.plausibility.MAX_ACTIVITY_MBQ`).
 INJECTED_ACTIVITY_RANGE_MBQ = (1.0, MAX_ACTIVITY_MBQ)
-#: Reconstructed emission images may dip below zero by noise (filtered back-projection);
-#: a voxel below this fraction of the image's maximum, negated, is not noise.
+#: Iterative reconstructions (OSEM, as quantitative SPECT and PET use) are not negative;
+#: scatter subtraction or resolution modelling may leave voxels slightly below zero. A voxel
+#: below this fraction of the image's maximum, negated, is not quantitative: a wrong Rescale
+#: Intercept or Pixel Representation, or a filtered back-projection with scatter subtraction
+#: at low counts (which dips to −5 % … −17 % of the maximum; not for voxel dosimetry).
 NEGATIVE_FRACTION = 0.05
 #: A half-life tag that differs from ICRP-107 by more than this (but within HALF_LIFE_TOL)
 #: is reported: ICRP-107 is used, and the file's value would give a different decay.
@@ -119,7 +122,8 @@ class Injection:
     """The administration, as the DICOM Radiopharmaceutical Information Sequence states it.
 
     ``activity_bq`` is Radionuclide Total Dose (0018,1074) (activity at ``at``) in Bq,
-    whose file states it in MBq for NM and in Bq for PT (:data:`TOTAL_DOSE_UNITS`),
+    whose file states it in MBq for NM and in Bq for PT (:data:`TOTAL_DOSE_UNITS`; the
+    other of the two where only it gives an administration, said in ``notes``),
     ``at`` the Radiopharmaceutical Start DateTime (0018,1078), ``nuclide`` the
     radionuclide spelled like ``Lu-177`` (None if the code is not recognised),
     ``half_life_h`` Radionuclide Half Life (0018,1075) in hours (None if absent).
@@ -130,6 +134,8 @@ class Injection:
     nuclide: str | None
     source: str
     half_life_h: float | None = None
+    #: What the reader had to decide about the administration, to be said to the user.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -630,6 +636,9 @@ def _offset(dataset: Dataset, label: str, timezone: tzinfo | None) -> tuple[tzin
     return None, ""
 
 
+#: A TM value precise to the minute or better (PS3.5 Table 6.2-1 allows an hour alone).
+_TIME_TO_THE_MINUTE = re.compile(r"\d{4}(\d{2}(\.\d{1,6})?)?")
+
 #: A DT value precise to the minute or better (PS3.5 Table 6.2-1 allows a year alone).
 _DATETIME_TO_THE_MINUTE = re.compile(r"\d{12}(\d{2}(\.\d{1,6})?)?([+-]\d{4})?")
 
@@ -672,6 +681,12 @@ def _datetime(
         if not raw_date or not raw_time:
             missing = date_keyword if not raw_date else time_keyword
             raise BadInputError(f"{label}: {missing}", "missing")
+        if not _TIME_TO_THE_MINUTE.fullmatch(str(raw_time).strip()):
+            raise BadInputError(
+                f"{label}: {time_keyword}",
+                f"{str(raw_time).strip()!r} is not a time to the minute at least "
+                "(HHMM[SS[.FFFFFF]]): an hour alone would be read as on the hour",
+            )
         try:
             day: date = DA(str(raw_date))
             clock: time = TM(str(raw_time))
@@ -737,14 +752,26 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
     stated = _number(total, f"{where}.RadionuclideTotalDose", positive=True)
     activity_bq = stated * bq_per_unit
     low, high = INJECTED_ACTIVITY_RANGE_MBQ
-    if not low <= activity_bq / 1e6 <= high:
-        raise BadInputError(
-            f"{where}.RadionuclideTotalDose",
-            f"{stated:g} {unit} (the unit for {modality}, {section})"
-            + ("" if unit == "MBq" else f", {activity_bq / 1e6:.4g} MBq,")
-            + f" is outside {low:g}–{high:g} MBq for an administration: written in another unit?",
-        )
     notes: list[str] = []
+    if not low <= activity_bq / 1e6 <= high:
+        # The other unit of the two, where only it gives an administration: the ranges in
+        # MBq and in Bq (1–5e4 and 1e6–5e10) do not overlap, so no value reads both ways.
+        other_unit, other_bq = ("Bq", 1.0) if unit == "MBq" else ("MBq", 1e6)
+        if low <= stated * other_bq / 1e6 <= high:
+            notes.append(
+                f"RadionuclideTotalDose {stated:g} read in {other_unit}, not in {unit} as "
+                f"{section} states for {modality}: in {unit} it would be "
+                f"{activity_bq / 1e6:.4g} MBq, outside {low:g}–{high:g} MBq for any "
+                "administration (check the administered activity)"
+            )
+            unit, activity_bq = other_unit, stated * other_bq
+        else:
+            raise BadInputError(
+                f"{where}.RadionuclideTotalDose",
+                f"{stated:g} {unit} (the unit for {modality}, {section})"
+                + ("" if unit == "MBq" else f", {activity_bq / 1e6:.4g} MBq,")
+                + f" is outside {low:g}–{high:g} MBq for an administration, in Bq and in MBq",
+            )
     if item.get("RadiopharmaceuticalStartDateTime"):
         holder = item.copy()
         holder.TimezoneOffsetFromUTC = dataset.get("TimezoneOffsetFromUTC")
@@ -776,7 +803,8 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
         + (f"; nuclide {nuclide} from RadionuclideCodeSequence" if nuclide else "")
         + ("; " + "; ".join(notes) if notes else "")
     )
-    return Injection(activity_bq, at, nuclide, source, half_life_h)
+    said = tuple(note for note in notes if note.startswith("RadionuclideTotalDose"))
+    return Injection(activity_bq, at, nuclide, source, half_life_h, said)
 
 
 def read_injection(
@@ -1013,7 +1041,8 @@ def _check_emission_values(
             f"{label}: PixelData",
             f"values down to {low:.4g} {unit} against a maximum of {peak:.4g} {unit}: an "
             f"emission image is not negative beyond noise (−{NEGATIVE_FRACTION:.0%} of the "
-            "maximum); check Rescale Intercept and Pixel Representation",
+            "maximum): check Rescale Intercept and Pixel Representation; a filtered "
+            "back-projection is not quantitative, reconstruct iteratively (OSEM)",
         )
     if quantity == "activity_concentration":
         total_mbq = float(np.sum(values, dtype=np.float64)) * grid.voxel_volume_ml / 1e6

@@ -54,16 +54,36 @@ MAX_UPTAKE_HALF_LIVES = 10.0
 MAX_SUV_G_PER_ML = 1000.0
 
 
-def check_suv_plausible(volume: Volume, field: str) -> None:
-    """Refuse an SUVbw image whose maximum exceeds :data:`MAX_SUV_G_PER_ML`, naming
-    ``field``."""
-    peak = float(np.max(volume.values)) if volume.values.size else 0.0
-    if peak > MAX_SUV_G_PER_ML:
+def check_suv_plausible(
+    volume: Volume, field: str, regions: NDArray[np.bool_], *, scanner_suv: bool
+) -> str | None:
+    """Refuse an SUVbw image whose maximum in ``regions`` exceeds :data:`MAX_SUV_G_PER_ML`,
+    naming ``field``; above it outside the regions (a contamination, a paravenous
+    injection: nothing measured) it is returned as a warning. ``scanner_suv``: the values
+    are the scanner's SUVbw (Units GML), so a mislabelled unit is the likely cause."""
+    values = np.asarray(volume.values)
+    if regions.shape != values.shape:
+        raise BadInputError("regions", f"shape {regions.shape} is not the PET's {values.shape}")
+    inside = float(np.max(values[regions])) if np.any(regions) else 0.0
+    outside = float(np.max(values[~regions])) if not np.all(regions) else 0.0
+    if inside > MAX_SUV_G_PER_ML:
+        cause = (
+            "values not in SUV (Units GML on Bq/mL values?) or a wrong scale"
+            if scanner_suv
+            else "a wrong weight, administered activity or scale"
+        )
         raise BadInputError(
             field,
-            f"SUVbw up to {peak:.4g} g/mL, above any PSMA PET ({MAX_SUV_G_PER_ML:g}): "
-            "values not in SUV (Units GML on Bq/mL?) or a wrong weight, activity or scale",
+            f"SUVbw up to {inside:.4g} g/mL in the regions, above any PSMA PET "
+            f"({MAX_SUV_G_PER_ML:g}): {cause}",
         )
+    if outside > MAX_SUV_G_PER_ML:
+        return (
+            f"SUVbw up to {outside:.4g} g/mL outside the regions, above any PSMA PET "
+            f"({MAX_SUV_G_PER_ML:g}): a contamination or the injection site? Not measured; "
+            "check the image"
+        )
+    return None
 
 
 def check_weight_kg(weight_kg: float, field: str = "patient_weight_kg") -> None:
