@@ -19,7 +19,6 @@ motion; its truth is analytic.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -32,6 +31,7 @@ from lutetia.cli import main
 from lutetia.errors import BadInputError
 from lutetia.imaging.phantom import PhantomTruth, make_phantom
 from lutetia.services.image_dosimetry import Options, StudyInputs, run_study
+from tests.series_edit import edited_copy, study_inputs
 
 CALIBRATION = 10.0
 
@@ -50,13 +50,7 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomTruth:
 def _inputs(
     phantom: PhantomTruth, spect: tuple[Path, ...] | None = None, ct: Path | None = None
 ) -> StudyInputs:
-    return StudyInputs(
-        spect=spect or tuple(Path(p) for p in phantom.spect_dirs),
-        masks=Path(phantom.labels_path),
-        ct=ct,
-        labels=Path(phantom.label_names_path),
-        calibration_cps_per_mbq=CALIBRATION,
-    )
+    return study_inputs(phantom, spect, ct, calibration_cps_per_mbq=CALIBRATION)
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +63,7 @@ def _altered(
 ) -> tuple[Path, ...]:
     """The phantom's SPECT series with series ``which`` copied into ``folder`` and altered."""
     series = [Path(p) for p in phantom.spect_dirs]
-    target = folder / series[which].name
-    shutil.copytree(series[which], target)
-    for file in sorted(target.glob("*.dcm")):
-        dataset = pydicom.dcmread(file)
-        change(dataset)
-        dataset.save_as(file)
-    series[which] = target
+    series[which] = edited_copy(series[which], folder / series[which].name, change)
     return tuple(series)
 
 

@@ -23,6 +23,7 @@ import pytest
 from lutetia.cli import main
 from lutetia.imaging.phantom import PhantomTruth, make_phantom
 from tests.conftest import EXAMPLES
+from tests.series_edit import edited_copy
 
 CASE = EXAMPLES / "01-vision-eligible.json"
 Edit = Callable[[Any], None]
@@ -91,18 +92,6 @@ def _raw(dataset: Any, keyword: str, value: str) -> None:
     tag = tag_for_keyword(keyword)
     assert tag is not None
     dataset[tag] = DataElement(tag, "LO", value)
-
-
-def _edited(source: Path, target: Path, edit: Edit) -> Path:
-    """A copy of the series folder ``source`` with every file edited."""
-    import pydicom
-
-    shutil.copytree(source, target)
-    for path in sorted(target.iterdir()):
-        dataset = pydicom.dcmread(path)
-        edit(dataset)
-        dataset.save_as(path)
-    return target
 
 
 def _set(keyword: str, value: Any) -> Edit:
@@ -178,7 +167,7 @@ def test_spect_tags_that_are_not_valid_numbers_exit_2(
     edit: Edit,
     needle: str,
 ) -> None:
-    first = _edited(phantom.spect_dirs[0], tmp_path / "spect_4h", edit)
+    first = edited_copy(phantom.spect_dirs[0], tmp_path / "spect_4h", edit)
     _refused(_images(phantom, spect=[first, *phantom.spect_dirs[1:]]), capsys, needle)
 
 
@@ -202,7 +191,7 @@ def test_pet_weights_and_values_name_their_source(
     extra: tuple[str, ...],
     needle: str,
 ) -> None:
-    pet = _edited(phantom.pet_dir, tmp_path / "pet", edit)
+    pet = edited_copy(phantom.pet_dir, tmp_path / "pet", edit)
     _refused(_pet(phantom, pet=pet, extra=extra), capsys, needle)
 
 
@@ -211,7 +200,7 @@ def test_pet_weights_and_values_name_their_source(
 
 def _copy_with(phantom: PhantomTruth, folder: Path, index: int, edit: Edit) -> list[Path]:
     spect = list(phantom.spect_dirs)
-    spect[index] = _edited(spect[index], folder / spect[index].name, edit)
+    spect[index] = edited_copy(spect[index], folder / spect[index].name, edit)
     return spect
 
 

@@ -24,6 +24,7 @@ from lutetia.cli import main
 from lutetia.errors import BadInputError
 from lutetia.imaging.phantom import PhantomTruth, make_phantom
 from lutetia.services.image_dosimetry import Options, StudyInputs, run_study
+from tests.series_edit import edited_copy, study_inputs
 
 CALIBRATION = 10.0
 
@@ -42,28 +43,7 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomTruth:
 def _inputs(
     phantom: PhantomTruth, spect: tuple[Path, ...] | None = None, ct: Path | None = None
 ) -> StudyInputs:
-    return StudyInputs(
-        spect=spect or tuple(Path(p) for p in phantom.spect_dirs),
-        masks=Path(phantom.labels_path),
-        ct=ct,
-        labels=Path(phantom.label_names_path),
-        calibration_cps_per_mbq=CALIBRATION,
-    )
-
-
-def _copy(source: Path, target: Path, change: Callable[[pydicom.Dataset], None]) -> Path:
-    """``source`` copied to ``target``, every file changed (pydicom's warnings on writing an
-    invalid value silenced: writing one is the point)."""
-    import warnings
-
-    shutil.copytree(source, target)
-    for file in sorted(target.glob("*.dcm")):
-        dataset = pydicom.dcmread(file)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            change(dataset)
-            dataset.save_as(file)
-    return target
+    return study_inputs(phantom, spect, ct, calibration_cps_per_mbq=CALIBRATION)
 
 
 def _spect(
@@ -72,7 +52,7 @@ def _spect(
     """The phantom's SPECT series, those of ``which`` (all if none) copied and changed."""
     series = [Path(p) for p in phantom.spect_dirs]
     for index in which or range(len(series)):
-        series[index] = _copy(series[index], folder / series[index].name, change)
+        series[index] = edited_copy(series[index], folder / series[index].name, change)
     return tuple(series)
 
 
@@ -474,7 +454,7 @@ def test_series_without_a_patient_id_are_said(phantom: PhantomTruth, tmp_path: P
 
 
 def _ct(phantom: PhantomTruth, folder: Path, change: Callable[[pydicom.Dataset], None]) -> Path:
-    return _copy(Path(phantom.ct_dir), folder / "ct", change)
+    return edited_copy(Path(phantom.ct_dir), folder / "ct", change)
 
 
 @pytest.mark.parametrize(
@@ -557,7 +537,11 @@ def test_a_region_is_air_below_a_twentieth_of_a_gram_per_millilitre(
     from lutetia.services.image_dosimetry import MIN_CT_DENSITY_G_PER_ML, _check_ct
 
     assert MIN_CT_DENSITY_G_PER_ML == 0.05
-    masses = {"lung_left": SimpleNamespace(method="CT (HU → density)", density_g_per_ml=density)}
+    masses = {
+        "lung_left": SimpleNamespace(
+            method="CT (HU → density)", density_g_per_ml=density, ct_coverage=1.0
+        )
+    }
     inputs = _inputs(phantom, ct=Path(phantom.ct_dir))
     warnings: list[str] = []
     if refused:
@@ -660,7 +644,7 @@ def test_bq_per_ml_labelled_suv_is_refused(
     def gml(dataset: pydicom.Dataset) -> None:
         dataset.Units = "GML"
 
-    pet = _copy(Path(phantom.pet_dir), tmp_path / "pet", gml)
+    pet = edited_copy(Path(phantom.pet_dir), tmp_path / "pet", gml)
     assert main(_pet_args(phantom, pet)) == 2
     assert "Units" in capsys.readouterr().err
 
@@ -677,7 +661,7 @@ def test_an_administration_days_before_a_pet_is_refused(
         at = datetime.strptime(text, "%Y%m%d%H%M%S%z") - timedelta(days=6)
         item.RadiopharmaceuticalStartDateTime = at.strftime("%Y%m%d%H%M%S%z")
 
-    pet = _copy(Path(phantom.pet_dir), tmp_path / "pet", early)
+    pet = edited_copy(Path(phantom.pet_dir), tmp_path / "pet", early)
     assert main(_pet_args(phantom, pet)) == 2
     err = capsys.readouterr().err
     assert "half-lives" in err
@@ -709,7 +693,7 @@ def test_a_pet_nuclide_error_names_the_file(
             item.RadionuclideCodeSequence[0].CodeValue = "X-0"
         change(item)
 
-    pet = _copy(Path(phantom.pet_dir), tmp_path / "pet", changed)
+    pet = edited_copy(Path(phantom.pet_dir), tmp_path / "pet", changed)
     assert main(_pet_args(phantom, pet)) == 2
     assert f"{pet}: RadiopharmaceuticalInformationSequence[0].{tag}" in capsys.readouterr().err
 
@@ -824,7 +808,7 @@ def test_a_weight_that_is_not_a_number_is_named_as_such(
     def not_a_number(dataset: pydicom.Dataset) -> None:
         dataset.PatientWeight = weight
 
-    pet = _copy(Path(phantom.pet_dir), tmp_path / "pet", not_a_number)
+    pet = edited_copy(Path(phantom.pet_dir), tmp_path / "pet", not_a_number)
     assert main(_pet_args(phantom, pet)) == 2
     err = capsys.readouterr().err
     assert "PatientWeight" in err
@@ -898,7 +882,7 @@ def test_an_administration_time_of_an_hour_alone_is_refused(
         del item.RadiopharmaceuticalStartDateTime
         item.RadiopharmaceuticalStartTime = value
 
-    pet = _copy(Path(phantom.pet_dir), tmp_path / "pet", hour)
+    pet = edited_copy(Path(phantom.pet_dir), tmp_path / "pet", hour)
     assert main(_pet_args(phantom, pet)) == 2
     err = capsys.readouterr().err
     assert "RadiopharmaceuticalStartTime" in err
@@ -1000,7 +984,7 @@ def test_a_hot_spot_outside_the_regions_leaves_the_pet_measured(
             dataset.RescaleSlope = f"{float(dataset.RescaleSlope) * 2000:.10g}"
             first = False
 
-    pet = _copy(Path(phantom.pet_dir), tmp_path / "pet", hot)
+    pet = edited_copy(Path(phantom.pet_dir), tmp_path / "pet", hot)
     assert main(_pet_args(phantom, pet)) == 0
     document = json.loads(capsys.readouterr().out)
     notes = [n for n in document["notes"] if "outside the regions" in n]

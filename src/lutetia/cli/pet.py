@@ -211,8 +211,7 @@ def run_pet(args: argparse.Namespace) -> int:
                 f"tracer {tracer!r} from the PET's Radiopharmaceutical (0018,0031); "
                 "--tracer overrides it"
             )
-    outside = {name: masks.outside_fraction(name) for name in masks.left_out}
-    outside.update({name: masks.outside_fraction(name) for name in names.values()})
+    outside = {name: masks.outside_fraction(name) for name in [*masks.left_out, *names.values()]}
     measured = measure_psma_pet(
         suv, (suv.grid, array), names, tracer=tracer, outside_fraction=outside
     )

@@ -256,7 +256,7 @@ def _comparable(value: Any) -> Any:
         return tuple(sorted(str(_comparable(v)) for v in value))
     text = str(value).strip()
     try:
-        number = float(value) if isinstance(value, (int, float)) else float(text)
+        number = float(text)
     except ValueError:
         return text.upper() or None
     # NaN is not equal to itself: compared as text, so that the value check names it
@@ -752,13 +752,13 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
     stated = _number(total, f"{where}.RadionuclideTotalDose", positive=True)
     activity_bq = stated * bq_per_unit
     low, high = INJECTED_ACTIVITY_RANGE_MBQ
-    notes: list[str] = []
+    unit_note: str | None = None
     if not low <= activity_bq / 1e6 <= high:
         # The other unit of the two, where only it gives an administration: the ranges in
         # MBq and in Bq (1–5e4 and 1e6–5e10) do not overlap, so no value reads both ways.
         other_unit, other_bq = ("Bq", 1.0) if unit == "MBq" else ("MBq", 1e6)
         if low <= stated * other_bq / 1e6 <= high:
-            notes.append(
+            unit_note = (
                 f"RadionuclideTotalDose {stated:g} read in {other_unit}, not in {unit} as "
                 f"{section} states for {modality}: in {unit} it would be "
                 f"{activity_bq / 1e6:.4g} MBq, outside {low:g}–{high:g} MBq for any "
@@ -772,6 +772,8 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
                 + ("" if unit == "MBq" else f", {activity_bq / 1e6:.4g} MBq,")
                 + f" is outside {low:g}–{high:g} MBq for an administration, in Bq and in MBq",
             )
+    said = () if unit_note is None else (unit_note,)
+    notes = list(said)
     if item.get("RadiopharmaceuticalStartDateTime"):
         holder = item.copy()
         holder.TimezoneOffsetFromUTC = dataset.get("TimezoneOffsetFromUTC")
@@ -803,7 +805,6 @@ def injection_from_dataset(dataset: Dataset, *, label: str, timezone: tzinfo | N
         + (f"; nuclide {nuclide} from RadionuclideCodeSequence" if nuclide else "")
         + ("; " + "; ".join(notes) if notes else "")
     )
-    said = tuple(note for note in notes if note.startswith("RadionuclideTotalDose"))
     return Injection(activity_bq, at, nuclide, source, half_life_h, said)
 
 

@@ -130,6 +130,8 @@ class MassEstimate:
     volume_ml: float
     density_g_per_ml: float
     method: str
+    #: Fraction of the region the CT covers: None without a CT, 0 where it does not reach it.
+    ct_coverage: float | None = None
 
 
 def _ct_density_in_region(
@@ -215,10 +217,12 @@ def region_masses(
     result: dict[str, MassEstimate] = {}
     for name, region in wanted.items():
         density, method = default_density_g_per_ml, default_method
+        coverage: float | None = None
         if ct is not None and curve is not None:
             found = _ct_density_in_region(region.mask, masks, ct, curve)
             if found is None:
                 method = f"{default_method}: the CT does not cover the region"
+                coverage = 0.0
             else:
                 density, coverage = found
                 method = f"CT mean density over the region, HU → density {curve.source}"
@@ -229,5 +233,6 @@ def region_masses(
             volume_ml=region.volume_ml,
             density_g_per_ml=density,
             method=method,
+            ct_coverage=coverage,
         )
     return result

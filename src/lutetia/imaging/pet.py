@@ -250,10 +250,9 @@ def measure_psma_pet(
     if unnamed:
         raise BadInputError("names", f"labels {unnamed} have no name")
     regions: list[RegionStats] = []
-    outside = dict(outside_fraction or {})
     not_measured = {
         name: f"{100 * share:.0f} % of region {name!r} lies outside the PET's field of view"
-        for name, share in outside.items()
+        for name, share in (outside_fraction or {}).items()
         if share > MAX_OUTSIDE_FRACTION
     }
     for label in sorted(names):

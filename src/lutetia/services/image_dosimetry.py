@@ -395,14 +395,16 @@ def _check_ct(inputs: StudyInputs, masses: dict[str, Any], warnings: list[str]) 
         )
     if ct_patient is None:
         warnings.append(f"no Patient ID in {inputs.ct}: that the CT is the patient's is unchecked")
-    outside = [name for name, mass in masses.items() if "does not cover" in mass.method]
+    from lutetia.imaging.mass import MIN_CT_COVERAGE
+
+    outside = [name for name, mass in masses.items() if mass.ct_coverage == 0.0]
     if masses and len(outside) == len(masses):
         raise BadInputError(
             "--ct",
             f"{inputs.ct} covers none of the regions (a CT of another study or position?)",
         )
     for name, mass in masses.items():
-        if name in outside or "covers only" in mass.method:
+        if mass.ct_coverage is not None and mass.ct_coverage < MIN_CT_COVERAGE:
             warnings.append(f"{name}: mass from {mass.method}")
         elif mass.density_g_per_ml < MIN_CT_DENSITY_G_PER_ML:
             raise BadInputError(
@@ -725,7 +727,7 @@ def run_study(
     except BadInputError as error:
         if inputs.ct is None or not error.field.startswith("ct."):
             raise
-        tag = {"ct.frame_of_reference_uid": "FrameOfReferenceUID"}.get(error.field, error.field)
+        tag = "FrameOfReferenceUID" if error.field == "ct.frame_of_reference_uid" else error.field
         raise BadInputError(
             f"--ct {inputs.ct}: {tag}", f"{error.reason} (the masks and the CT must share one)"
         ) from None
