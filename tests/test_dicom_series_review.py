@@ -348,3 +348,25 @@ def test_lutetia_pet_says_the_half_life_it_did_not_use(
     assert main(args) == 0
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert any("RadionuclideHalfLife 4080 s" in n and "ICRP-107 used" in n for n in notes)
+
+
+# --- what the notes say the file said -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "said"),
+    [
+        (None, "DecayCorrection absent, read as NONE for an NM image"),
+        ("NONE", "DecayCorrection NONE"),
+    ],
+)
+def test_an_nm_without_decay_correction_says_it_was_assumed(
+    tmp_path: Path, tag: str | None, said: str
+) -> None:
+    # A walk-through read "DecayCorrection NONE" for a file that has no such tag: the
+    # reading of its absence is an assumption and is said as one.
+    path = _nm(tmp_path / "nm.dcm", "7400")
+    if tag is not None:
+        _edit(path, DecayCorrection=tag)
+    volume = read_series(path, calibration_cps_per_mbq=10.0)
+    assert f"not decay corrected in the file ({said}): mean over" in volume.source

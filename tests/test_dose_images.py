@@ -18,11 +18,14 @@ map written as RTDOSE and read back, and a cohort on Dask with a broken study.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -221,15 +224,88 @@ def test_voxelwise_kernel_dose_map_written_as_rtdose_and_read_back(
     assert grid.spacing_mm == pytest.approx((SPACING_MM,) * 3)
     assert float(dose.max()) == pytest.approx(document["voxelwise"]["max_dose_gy"], rel=1e-4)
     assert "kernel" in document["voxelwise"]["dose_method"]
+    # H-M44: the dose file names the patient and study of the SPECT it lies on, and how it
+    # was computed (a kernel map and a local-deposition map were indistinguishable).
+    import pydicom
+
+    written = pydicom.dcmread(out / "dose.dcm")
+    spect = pydicom.dcmread(next(p for p in Path(phantom.spect_dirs[0]).iterdir() if p.is_file()))
+    assert written.PatientID == spect.PatientID == "LUTETIA-PHANTOM"
+    assert str(written.PatientName) == str(spect.PatientName)
+    assert written.StudyInstanceUID == spect.StudyInstanceUID
+    assert written.FrameOfReferenceUID == spect.FrameOfReferenceUID
+    assert written.DoseComment == "kernel convolution, CT density"
+    assert written.SeriesDescription == "Lutetia 177Lu dose, kernel convolution, CT density"
     assert sum(document["voxelwise"]["models"].values()) == document["voxelwise"]["voxels_fitted"]
     for name, region in document["regions"].items():
         dvh = region["dvh"]
         assert dvh["d98_gy"] <= dvh["d50_gy"] <= dvh["d2_gy"] <= dvh["max_gy"], name
+        # the cumulative curve (docs/dosimetry.md): all of the region gets at least 0 Gy,
+        # the fraction never rises with dose, and D50 is where half of it is reached
+        dose_gy, fraction = dvh["curve"]["dose_gy"], dvh["curve"]["volume_fraction"]
+        assert len(dose_gy) == len(fraction) == 201, name
+        assert (dose_gy[0], fraction[0], dose_gy[-1]) == (0.0, 1.0, dvh["max_gy"]), name
+        assert all(b <= a for a, b in itertools.pairwise(fraction)), name
+        assert fraction[-1] > 0, name
+        below_d50 = [f for d, f in zip(dose_gy, fraction, strict=True) if d <= dvh["d50_gy"]]
+        assert min(below_d50) >= 0.5, name
         assert region["mean_voxel_dose_gy"] == dvh["mean_gy"]
     # A uniform organ far from hotter neighbours: the mean voxel dose (kernel) is close to
     # the organ S-value dose (sphere of the same mass): both are mostly electrons.
     liver = document["regions"]["liver"]
     assert liver["mean_voxel_dose_gy"] == pytest.approx(liver["absorbed_dose_gy"], rel=0.15)
+
+
+def test_kernel_dose_is_corrected_for_the_ct_density(phantom: PhantomTruth) -> None:
+    """H-M43: the kernel's dose (energy per mass of water) is scaled by 1/ρ of each voxel
+    from the CT (Dieudonné et al. 2013, J Nucl Med 54:236), so that the energy deposited is
+    the same with and without the CT, and a bone lesion (ρ > 1.2) gets the electron dose of
+    its own mass, as local deposition does, not 1.27 times it."""
+    from dataclasses import replace
+
+    from lutetia.imaging.dicom import read_series
+    from lutetia.imaging.mass import default_calibration
+    from lutetia.imaging.registration import resample
+    from lutetia.services.image_dosimetry import _identity, voxel_density_g_per_ml
+
+    maps: dict[str, Any] = {}
+
+    def keeper(key: str) -> Any:
+        def keep(dose: Any, grid: Any) -> None:
+            maps[key], maps["grid"] = dose, grid
+
+        return keep
+
+    with_ct = run_study(
+        _inputs(phantom), Options(voxelwise=True, kernel=True), rtdose_writer=keeper("ct")
+    )
+    without_ct = run_study(
+        replace(_inputs(phantom), ct=None),
+        Options(voxelwise=True, kernel=True),
+        rtdose_writer=keeper("water"),
+    )
+    local = run_study(_inputs(phantom), Options(voxelwise=True))
+    method = with_ct["voxelwise"]["dose_method"]
+    assert "Dieudonné" in method
+    assert "CT resampled onto the SPECT grid" in method
+    assert "no CT" in without_ct["voxelwise"]["dose_method"]
+    ct = resample(read_series(phantom.ct_dir), _identity(), maps["grid"])
+    density = voxel_density_g_per_ml(ct.values, default_calibration())
+    assert maps["ct"] == pytest.approx(maps["water"] / density, rel=1e-12, abs=1e-15)
+    # The energy deposited (Σ D·ρ·V) does not depend on the density map.
+    assert float(np.sum(maps["ct"] * density)) == pytest.approx(float(np.sum(maps["water"])))
+    bone = [name for name in with_ct["regions"] if name.startswith("lesion_bone")]
+    assert bone
+    for name in bone:
+        region = with_ct["regions"][name]
+        assert region["mass_g"] / region["volume_ml"] > 1.2, name
+        corrected = with_ct["regions"][name]["mean_voxel_dose_gy"]
+        water = without_ct["regions"][name]["mean_voxel_dose_gy"]
+        deposited = local["regions"][name]["mean_voxel_dose_gy"]
+        assert corrected < water / 1.15, name  # was: the water dose, ρ times too high
+        # The kernel moves some electron and photon energy out of (and into) the lesion;
+        # what stays is its own mass's dose, within 15 % of local deposition.
+        assert corrected == pytest.approx(deposited, rel=0.15), name
 
 
 def test_voxelwise_local_deposition_conserves_the_electron_energy(phantom: PhantomTruth) -> None:
@@ -254,7 +330,11 @@ def test_voxelwise_local_deposition_conserves_the_electron_energy(phantom: Phant
 
 def test_voxel_mass_has_a_floor_in_air() -> None:
     from lutetia.imaging.mass import default_calibration
-    from lutetia.services.image_dosimetry import MIN_VOXEL_DENSITY_G_PER_ML, voxel_mass_g
+    from lutetia.services.image_dosimetry import (
+        MIN_VOXEL_DENSITY_G_PER_ML,
+        voxel_density_g_per_ml,
+        voxel_mass_g,
+    )
 
     calibration = default_calibration()
     masses = voxel_mass_g(np.array([-1000.0, -950.0, -700.0, 0.0, 50.0]), calibration, 0.2)
@@ -265,6 +345,8 @@ def test_voxel_mass_has_a_floor_in_air() -> None:
     assert masses[2] > floor
     assert masses[3] == pytest.approx(0.2)  # water
     assert masses[4] == pytest.approx(0.2 * 1.05)  # soft tissue: ρ = 1 + HU/1000
+    densities = voxel_density_g_per_ml(np.array([-1000.0, -950.0, -700.0, 0.0, 50.0]), calibration)
+    assert densities == pytest.approx(masses / 0.2)  # the kernel's density map: the same floor
 
 
 def test_bad_inputs_name_the_option(
@@ -437,13 +519,19 @@ def test_cohort_table_as_parquet(phantom: PhantomTruth, tmp_path: Path) -> None:
     cohort = _cohort(phantom, tmp_path)
     shutil.rmtree(cohort / "patient-b")
     seen: list[tuple[int, int]] = []
-    result = run_cohort(
-        find_studies(cohort),
-        Options(register=True),
-        workers=1,
-        processes=False,
-        progress=lambda done, total: seen.append((done, total)),
-    )
+    # Another cluster's scheduler on Dask's default HTTP port (8787): the run takes a free
+    # port without a warning (one had failed the start under this suite's warnings-as-errors).
+    with socket.socket() as holder:
+        with contextlib.suppress(OSError):  # already held by another process: the same case
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        result = run_cohort(
+            find_studies(cohort),
+            Options(register=True),
+            workers=1,
+            processes=False,
+            progress=lambda done, total: seen.append((done, total)),
+        )
     assert seen == [(1, 2), (2, 2)]
     assert [f.study for f in result.failures] == ["patient-c"]
     path = tmp_path / "t.parquet"
@@ -522,3 +610,44 @@ def test_voxelwise_out_writes_the_map_of_where_fits_failed(
         "dosimetry.json",
         "fit_status.nii.gz",
     ]
+
+
+def test_the_kidney_course_line_says_whether_earlier_cycles_were_entered(
+    registered: dict[str, Any],
+) -> None:
+    # A walk-through read "with the cycles already given 9.14 Gy" and "1 further cycles"
+    # where no earlier cycle had been entered.
+    import copy
+
+    from lutetia.cli.dose_images import _report
+
+    text = _report(registered)
+    assert "no earlier cycle entered (--kidney-already-gy): in all " in text
+    assert "with the cycles already given" not in text
+    entered = copy.deepcopy(registered)
+    for region in entered["regions"].values():
+        if region.get("course"):
+            region["course"]["already_gy"] = 5.0
+            region["course"]["further_cycles_within_limits"] = 1
+    text = _report(entered)
+    assert "with the cycles already given " in text
+    assert "1 further cycle like this one stays within both" in text
+    for region in entered["regions"].values():
+        if region.get("course"):
+            region["course"]["further_cycles_within_limits"] = 2
+    assert "2 further cycles like this one stay within both" in _report(entered)
+
+
+def test_fit_notes_name_the_models_too_few_points_left_out(
+    phantom: PhantomTruth, registered: dict[str, Any]
+) -> None:
+    # With four time points AICc compares the mono-exponential alone; a walk-through read
+    # only "mono: AICc 9.76" and could not tell why nothing else had been tried.
+    assert len(phantom.timepoints_h) == 4
+    for name, region in registered["regions"].items():
+        if region.get("model") is None:
+            continue
+        assert region["fit_notes"][-1] == (
+            "not compared with 4 points (AICc needs k + 2 points for k parameters): "
+            "uptake_washout needs 5, bi needs 6, tri needs 8"
+        ), name

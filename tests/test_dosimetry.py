@@ -24,7 +24,13 @@ from lutetia.dosimetry.absorbed import (
     photon_absorbed_fraction,
 )
 from lutetia.dosimetry.bed import bed_from_rates, bed_mono, lea_catcheside_g
-from lutetia.dosimetry.kinetics import TimeActivity, fit_model, select_model, trapezoid
+from lutetia.dosimetry.kinetics import (
+    ModelName,
+    TimeActivity,
+    fit_model,
+    select_model,
+    trapezoid,
+)
 from lutetia.dosimetry.population import course_estimates, plan_cycles
 from lutetia.dosimetry.stp import estimate, haenscheid_ratio
 from lutetia.errors import BadInputError
@@ -301,10 +307,33 @@ def test_a_point_missed_by_more_than_20_percent_is_warned(fitted: float, warned:
 
 
 @pytest.mark.parametrize(
+    ("model", "n", "warned"),
+    [("mono", 2, False), ("mono", 3, False), ("uptake_washout", 3, True),
+     ("uptake_washout", 4, False), ("bi", 4, True), ("bi", 5, False), ("tri", 6, True),
+     ("tri", 7, False)],
+)  # fmt: skip
+def test_a_fit_with_as_many_parameters_as_points_is_warned(
+    model: ModelName, n: int, warned: bool
+) -> None:
+    """H-M45: `dose tac --model bi` on four points gave a rest of body 29.6 GBq at t = 0
+    (four times the administration) and a TIA 34 % high, without a word. The mono-exponential
+    through two points (the two-time-point method, tail bounded by physical decay) is not
+    warned."""
+    from lutetia.dosimetry.kinetics import fit_quality_warnings
+
+    times = (1.0, 4.0, 24.0, 48.0, 72.0, 96.0, 168.0)[:n]
+    points = TimeActivity(times, tuple(100.0 * math.exp(-0.02 * t) for t in times))
+    said = fit_quality_warnings(points, model, lambda t: 100.0 * math.exp(-0.02 * t))
+    assert any("no degree of freedom left" in w for w in said) is warned
+    if warned:
+        assert said[0].startswith(f"{n} points and {n} parameters: the {model} fit")
+
+
+@pytest.mark.parametrize(
     ("second", "sd", "warned"),
     [(105.0, None, False), (105.0 + 1e-9, None, True), (102.0, None, False),
-     (100.0 + 2 * math.hypot(3.0, 4.0) + 1e-6, (3.0, 4.0, 1.0), True),
-     (100.0 + 2 * math.hypot(3.0, 4.0) - 1e-6, (3.0, 4.0, 1.0), False)],
+     (100.0 + 2 * math.hypot(3.0, 4.0) + 1e-6, (3.0, 4.0, 1.0, 1.0), True),
+     (100.0 + 2 * math.hypot(3.0, 4.0) - 1e-6, (3.0, 4.0, 1.0, 1.0), False)],
 )  # fmt: skip
 def test_a_rise_without_an_uptake_phase_is_warned(
     second: float, sd: tuple[float, ...] | None, warned: bool
@@ -312,7 +341,7 @@ def test_a_rise_without_an_uptake_phase_is_warned(
     from lutetia.dosimetry.kinetics import MIN_RISE_FRACTION, MISFIT_SDS, fit_quality_warnings
 
     assert (MIN_RISE_FRACTION, MISFIT_SDS) == (0.05, 2.0)
-    points = TimeActivity((4.0, 24.0, 48.0), (100.0, second, 90.0), sd)
+    points = TimeActivity((4.0, 24.0, 48.0, 72.0), (100.0, second, 90.0, 85.0), sd)
     curve = _constant(95.0)  # within 20 % of every point: only the rise can be said
     said = fit_quality_warnings(points, "mono", curve)
     assert bool(said) is warned

@@ -32,6 +32,7 @@ import json
 import math
 from itertools import permutations
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,6 +52,7 @@ from lutetia.dosimetry.voxel import (
     _sample_klein_nishina,
     collision_stopping_power_mev_cm2_per_g,
     convolve_dose_gy,
+    density_corrected_dose_gy,
     dose_voxel_kernel,
     dvh,
     klein_nishina_transfer_fraction,
@@ -367,6 +369,21 @@ def test_dvh_order_and_curve(values: list[float]) -> None:
         assert higher.size < math.ceil(x * dose.size / 100 - 1e-9)
 
 
+def _corrected(dose: Any, density: Any, kernel_density: float = 1.0) -> Any:
+    return density_corrected_dose_gy(dose, density, kernel_density_g_per_ml=kernel_density)
+
+
+def test_density_correction_divides_by_the_voxel_density() -> None:
+    """D = D_k·ρ_k/ρ (Dieudonné et al. 2013, J Nucl Med 54:236): bone 1.5 g/mL gets 2/3 of the
+    water dose, lung 0.25 g/mL four times it, water the same; Σ D·ρ (energy) unchanged."""
+    dose = np.array([3.0, 3.0, 3.0, 0.0])
+    density = np.array([1.5, 0.25, 1.0, 1.2])
+    corrected = _corrected(dose, density)
+    assert corrected.tolist() == [2.0, 12.0, 3.0, 0.0]
+    assert float(np.sum(corrected * density)) == pytest.approx(float(np.sum(dose)))
+    assert _corrected(dose, 2.0, 1.04).tolist() == pytest.approx([1.56, 1.56, 1.56, 0.0])
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
@@ -383,6 +400,11 @@ def test_dvh_order_and_curve(values: list[float]) -> None:
         (lambda: dvh(np.ones((2, 2, 2)), np.zeros((2, 2, 2), dtype=bool)), "mask"),
         (lambda: dvh(np.ones((2, 2, 2)), np.ones((2, 2, 3), dtype=bool)), "mask"),
         (lambda: dvh(np.full((1, 1, 1), math.inf), np.ones((1, 1, 1), dtype=bool)), "dose_gy"),
+        (lambda: _corrected(np.ones(2), np.array([1.0, 0.0])), "density_g_per_ml"),
+        (lambda: _corrected(np.ones(2), np.array([1.0, math.nan])), "density_g_per_ml"),
+        (lambda: _corrected(np.ones(2), np.ones(3)), "density_g_per_ml"),
+        (lambda: _corrected(np.ones(2), 1.0, 0.0), "kernel_density_g_per_ml"),
+        (lambda: _corrected(np.array([math.inf, 1.0]), 1.0), "dose_gy"),
     ],
 )
 def test_bad_input_names_the_field(call: object, field: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 import csv
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lutetia.cli.output import (
     atomic_output,
@@ -18,6 +18,9 @@ from lutetia.cli.output import (
     refuse_inside,
 )
 from lutetia.errors import BadInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: With --voxelwise --out: where voxel fits failed or were replaced (Status codes).
 FIT_STATUS_FILE = "fit_status.nii.gz"
@@ -262,6 +265,11 @@ def _write_outputs(
         return
     from contextlib import ExitStack
 
+    reference = None
+    if rtdose_target and "dose" in dose_map:
+        reference, missing = _rtdose_reference(inputs.spect, dose_map["grid"])
+        if missing:
+            document["warnings"].append(missing)
     with ExitStack() as stack:
         temporary = {
             target: stack.enter_context(atomic_output(target, option=option, inputs=read))
@@ -279,9 +287,50 @@ def _write_outputs(
             else:
                 from lutetia.imaging.rtdose import write_rtdose
 
-                write_rtdose(path, dose_map["dose"], dose_map["grid"])
+                label = _rtdose_label(args, inputs)
+                write_rtdose(
+                    path, dose_map["dose"], dose_map["grid"], reference_dataset=reference,
+                    description=f"Lutetia 177Lu dose, {label}", comment=label,
+                )  # fmt: skip
     if rtdose_target and "dose" in dose_map:
         document["rtdose"] = rtdose_target
+
+
+def _rtdose_label(args: argparse.Namespace, inputs: Any) -> str:
+    """How the dose map was computed, short enough for DoseComment (64 characters)."""
+    how = "kernel convolution" if args.kernel else "local deposition"
+    density = "CT density" if inputs.ct is not None else "unit density (no CT)"
+    return f"{how}, {density}"
+
+
+def _rtdose_reference(spect: Sequence[Path], grid: Any) -> tuple[Any, str | None]:
+    """The header whose patient and study the RT Dose takes: the SPECT series on whose
+    grid the dose lies (same FrameOfReferenceUID), else the patient and study of the first
+    DICOM time point; and a warning where no time point is DICOM (the file then names no
+    patient)."""
+    from pydicom.dataset import Dataset
+
+    from lutetia.imaging.dicom import read_header
+    from lutetia.imaging.rtdose import REFERENCE_KEYWORDS
+
+    headers = []
+    for path in spect:
+        if path.name.lower().endswith((".nii", ".nii.gz")):
+            continue
+        header = read_header(path)
+        if str(header.get("FrameOfReferenceUID", "")) == (grid.frame_of_reference_uid or ""):
+            return header, None
+        headers.append(header)
+    if not headers:
+        return None, (
+            "RT Dose: the SPECT time points are not DICOM, so the dose file names no patient "
+            "or study; link it to the patient before it is imported"
+        )
+    identity = Dataset()
+    for keyword in REFERENCE_KEYWORDS:
+        if keyword in headers[0]:
+            setattr(identity, keyword, headers[0].get(keyword))
+    return identity, None
 
 
 def _number(value: Any, spec: str) -> str:
@@ -318,14 +367,19 @@ def _report(document: dict[str, Any]) -> str:
     for name, region in document["regions"].items():
         course = region.get("course")
         if course:
+            further = course["further_cycles_within_limits"]
+            earlier = (
+                "with the cycles already given"
+                if course["already_gy"] or course["already_bed_gy"]
+                else "no earlier cycle entered (--kidney-already-gy): in all"
+            )
             lines.append(
                 f"Kidney course, {escape_controls(name)}: this cycle "
-                f"{region['absorbed_dose_gy']:.3g} Gy, BED {region['bed_gy']:.3g} Gy; "
-                "with the cycles already given "
+                f"{region['absorbed_dose_gy']:.3g} Gy, BED {region['bed_gy']:.3g} Gy; {earlier} "
                 f"{course['absorbed_total_gy']:.3g} Gy of {course['absorbed_limit_gy']:g} Gy and "
                 f"BED {course['bed_total_gy']:.3g} Gy of {course['bed_limit_gy']:g} Gy; "
-                f"{course['further_cycles_within_limits']} further cycles like this one stay "
-                "within both"
+                f"{further} further {'cycle' if further == 1 else 'cycles'} like this one "
+                f"{'stays' if further == 1 else 'stay'} within both"
             )
     methods = sorted({str(r.get("mass_method")) for r in document["regions"].values()})
     lines.extend(f"Masses: {escape_controls(m)}" for m in methods)

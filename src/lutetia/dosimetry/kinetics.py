@@ -192,8 +192,20 @@ def fit_quality_warnings(
     point's SD, where SDs are given), and a rise between the first two points (more than
     :data:`MIN_RISE_FRACTION` of the first, or than MISFIT_SDS combined SDs where SDs are
     given) that a model without an uptake phase cannot follow, so that it is extrapolated
-    back to t = 0 above the measurements."""
+    back to t = 0 above the measurements; and a fit of more than a mono-exponential with as
+    many parameters as points."""
     warnings: list[str] = []
+    # The mono-exponential through two points is the two-time-point method, its tail
+    # bounded by physical decay; a model with more components is not bounded so.
+    k = PARAMETER_COUNT.get(model)
+    if k is not None and k > PARAMETER_COUNT["mono"] and len(points) <= k:
+        warnings.append(
+            f"{len(points)} points and {k} parameters: the {model} fit has no degree of "
+            "freedom left, so nothing checks that the model describes the points, its "
+            "uncertainty is unknown, and the curve before the first and after the last point "
+            "is not constrained by the measurements (the TIA may be far off): use a model with "
+            "fewer parameters (auto) or more time points"
+        )
     misses = []
     sds = points.sd_mbq or (0.0,) * len(points)
     for t, measured, sd in zip(points.time_h, points.activity_mbq, sds, strict=True):

@@ -816,6 +816,34 @@ def convolve_dose_gy(
     return np.maximum(dose, 0.0)
 
 
+def density_corrected_dose_gy(
+    dose_in_kernel_medium_gy: Any, density_g_per_ml: Any, *, kernel_density_g_per_ml: float
+) -> NDArray[np.float64]:
+    """Dose per voxel in tissue of the voxel's own density, from a convolution in water.
+
+    A kernel computed in a uniform medium of density ρ_k gives the energy deposited per
+    mass of that medium; the same energy in a voxel of density ρ gives
+    D = D_k · ρ_k / ρ (Dieudonné et al. 2013, J Nucl Med 54:236–243, the density-corrected
+    dose-kernel dose D_VDd, within a few percent of direct Monte Carlo in their 177Lu case
+    where D_k alone erred by up to 14 % per voxel). The transport itself stays that of water:
+    no range scaling, no change of the kernel's shape.
+    """
+    import numpy as np
+
+    dose = _as_array(dose_in_kernel_medium_gy, "dose_gy")
+    density = _as_array(density_g_per_ml, "density_g_per_ml")
+    if not (math.isfinite(kernel_density_g_per_ml) and kernel_density_g_per_ml > 0):
+        raise BadInputError("kernel_density_g_per_ml", "must be a positive number")
+    if density.ndim and density.shape != dose.shape:
+        raise BadInputError(
+            "density_g_per_ml", f"shape {density.shape} is not the dose's {dose.shape}"
+        )
+    if np.any(density <= 0):
+        raise BadInputError("density_g_per_ml", "must be positive in every voxel")
+    corrected: NDArray[np.float64] = dose * (kernel_density_g_per_ml / density)
+    return corrected
+
+
 @dataclass(frozen=True, eq=False)
 class DVH:
     """Dose–volume statistics of one VOI and its cumulative DVH.

@@ -850,6 +850,14 @@ def read_patient_weight_kg(
     return _number(raw, f"{path}: PatientWeight", positive=True)
 
 
+def read_header(
+    source: str | Path | Sequence[str | Path], *, series_uid: str | None = None
+) -> Dataset:
+    """The header (no pixel data) of a series' first file: patient, study and frame of
+    reference for an object derived from the series (an RT Dose)."""
+    return _series(source, series_uid)[0][1]
+
+
 def read_patient_id(
     source: str | Path | Sequence[str | Path], *, series_uid: str | None = None
 ) -> str | None:
@@ -1130,6 +1138,13 @@ def read_series(
     else:
         acquired_at, time_source = _acquisition_time(first, modality, label, timezone)
     correction = str(first.get("DecayCorrection", "NONE" if modality == "NM" else "")).upper()
+    # What the file says, for the notes: an NM image without DecayCorrection (a PET
+    # attribute, PS3.3 C.8.9.1) is read as not decay corrected, an assumption said as such.
+    stated = (
+        correction
+        if first.get("DecayCorrection")
+        else ("absent, read as NONE for an NM image" if modality == "NM" else "absent")
+    )
     if correction not in {"", "NONE", "START", "ADMIN"}:
         raise BadInputError(f"{label}: DecayCorrection", f"{correction!r} is not NONE/START/ADMIN")
     if modality == "PT":
@@ -1188,7 +1203,7 @@ def read_series(
         factor = _mean_decay(half_life_h, duration_s)
         values = values / factor
         decay_note = (
-            f"not decay corrected in the file (DecayCorrection {correction or 'absent'}): "
+            f"not decay corrected in the file (DecayCorrection {stated}): "
             f"mean over the {duration_s:.6g} s frame divided by (1−e^(−λT))/(λT) = {factor:.6f} "
             f"to give the activity at acquisition start ({injection.nuclide})"
         )

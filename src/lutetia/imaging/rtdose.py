@@ -32,7 +32,8 @@ SUMMATION_TYPES: Final[tuple[str, ...]] = (
     "PLAN", "MULTI_PLAN", "PLAN_OVERVIEW", "FRACTION", "BEAM", "BRACHY",
     "FRACTION_SESSION", "BEAM_SESSION", "BRACHY_SESSION", "CONTROL_POINT", "RECORD",
 )  # fmt: skip
-_FROM_REFERENCE: Final[tuple[str, ...]] = (
+#: Patient and study attributes an RT Dose copies from the image it was computed from.
+REFERENCE_KEYWORDS: Final[tuple[str, ...]] = (
     "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
     "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName",
 )  # fmt: skip
@@ -73,6 +74,7 @@ def write_rtdose(
     description: str = "Lutetia 177Lu absorbed dose",
     summation_type: str = "PLAN",
     option: str = "path",
+    comment: str | None = None,
 ) -> None:
     """Write ``dose_gy`` (array [k, j, i] of ``grid.shape``) as a DICOM RT Dose file, atomically.
 
@@ -80,7 +82,8 @@ def write_rtdose(
     SPECT slice) if given; the FrameOfReferenceUID is the grid's, else the
     reference's, else a new one (then the dose is not linked to any image). A grid
     whose k axis points against i × j is written with its frames reversed, so
-    that the offsets increase. ``option`` names the path in error messages.
+    that the offsets increase. ``option`` names the path in error messages; ``comment``
+    (DoseComment, at most 64 characters) says how the dose was computed.
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
@@ -94,6 +97,10 @@ def write_rtdose(
         raise BadInputError("dose_gy", "contains NaN or infinite values")
     if np.any(dose < 0):
         raise BadInputError("dose_gy", "contains negative doses")
+    if comment is not None and len(comment) > 64:
+        raise BadInputError("comment", f"{len(comment)} characters: DoseComment holds 64 (LO)")
+    if len(description) > 64:
+        raise BadInputError("description", f"{len(description)} characters: LO holds 64")
     if summation_type not in SUMMATION_TYPES:
         raise BadInputError("summation_type", f"{summation_type!r}: one of {SUMMATION_TYPES}")
     d = grid.direction_matrix
@@ -124,7 +131,7 @@ def write_rtdose(
     ds.SOPClassUID = RT_DOSE_STORAGE
     ds.SOPInstanceUID = sop_uid
     ds.Modality = "RTDOSE"
-    for keyword in _FROM_REFERENCE:
+    for keyword in REFERENCE_KEYWORDS:
         value = getattr(reference_dataset, keyword, None)
         setattr(ds, keyword, value if value is not None else "")
     if not ds.StudyInstanceUID:
@@ -156,6 +163,8 @@ def write_rtdose(
     ds.DoseUnits = "GY"
     ds.DoseType = "PHYSICAL"
     ds.DoseSummationType = summation_type
+    if comment:
+        ds.DoseComment = comment
     ds.DoseGridScaling = f"{scaling:.8e}"
     ds.PixelData = pixels.tobytes()
     with atomic_output(str(path), option=option) as temporary:

@@ -230,6 +230,10 @@ def run_cohort(
             threads_per_worker=1,
             processes=processes,
             dashboard_address=None,
+            # The scheduler serves its HTTP routes even without a dashboard, on port 8787
+            # by default, and warns on stderr when another cluster holds it: a free port of
+            # the loopback instead.
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)  # type: ignore[no-untyped-call]

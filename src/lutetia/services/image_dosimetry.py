@@ -142,6 +142,21 @@ def mass_range_key(region: str) -> str | None:
     return _MASS_KEYS.get(region)
 
 
+def _untried_models(n_points: int) -> list[str]:
+    """A note of the models AICc could not compare for ``n_points`` points (n ≥ k + 2)."""
+    from lutetia.dosimetry.batch import candidate_models
+    from lutetia.dosimetry.kinetics import MODELS, PARAMETER_COUNT
+
+    compared = candidate_models(n_points)
+    untried = [m for m in MODELS if m not in compared]
+    if not untried or not compared:
+        return []
+    needs = ", ".join(f"{m} needs {PARAMETER_COUNT[m] + 2}" for m in untried)
+    return [
+        f"not compared with {n_points} points (AICc needs k + 2 points for k parameters): {needs}"
+    ]
+
+
 def study_inputs(
     folder: str | Path, *, calibration_cps_per_mbq: float | None = None
 ) -> StudyInputs:
@@ -783,7 +798,7 @@ def run_study(
                 absorbed_dose_gy=dose.absorbed_dose_gy,
                 absorbed_dose_gy_per_gbq=dose.absorbed_dose_gy / (injection.activity_bq / 1e9),
                 dose_model=dose.model,
-                fit_notes=list(fit.notes),
+                fit_notes=[*fit.notes, *_untried_models(len(cast(TimeActivity, curves[name])))],
             )
             warnings.extend(f"{name}: {w}" for w in (*fit.warnings, *dose.warnings))
             if name in KIDNEY_REGIONS:
@@ -898,18 +913,29 @@ def _kidney_course(fit: Any, absorbed_gy: float, options: Options) -> dict[str, 
     }
 
 
+def voxel_density_g_per_ml(ct_hu: Any, calibration: DensityCalibration) -> Any:
+    """Density of each voxel for the voxel dose: from the CT, at least the floor.
+
+    >>> from lutetia.imaging.mass import DensityCalibration
+    >>> c = DensityCalibration(((-1000.0, 0.0), (0.0, 1.0), (1000.0, 2.0)), "example")
+    >>> voxel_density_g_per_ml([-1000.0, -800.0, 0.0, 500.0], c).round(4).tolist()
+    [0.1, 0.2, 1.0, 1.5]
+    """
+    import numpy as np
+
+    density = calibration.density_g_per_ml(np.asarray(ct_hu, dtype=np.float64))
+    return np.maximum(density, MIN_VOXEL_DENSITY_G_PER_ML)
+
+
 def voxel_mass_g(ct_hu: Any, calibration: DensityCalibration, voxel_volume_ml: float) -> Any:
-    """Mass of each voxel for local deposition: density from the CT, at least the floor.
+    """Mass of each voxel for local deposition: :func:`voxel_density_g_per_ml` × volume.
 
     >>> from lutetia.imaging.mass import DensityCalibration
     >>> c = DensityCalibration(((-1000.0, 0.0), (0.0, 1.0), (1000.0, 2.0)), "example")
     >>> voxel_mass_g([-1000.0, -800.0, 0.0, 500.0], c, 0.1).round(4).tolist()
     [0.01, 0.02, 0.1, 0.15]
     """
-    import numpy as np
-
-    density = calibration.density_g_per_ml(np.asarray(ct_hu, dtype=np.float64))
-    return np.maximum(density, MIN_VOXEL_DENSITY_G_PER_ML) * voxel_volume_ml
+    return voxel_density_g_per_ml(ct_hu, calibration) * voxel_volume_ml
 
 
 def _voxelwise(
@@ -928,6 +954,7 @@ def _voxelwise(
     from lutetia.dosimetry.batch import REASONS, fit_voxels
     from lutetia.dosimetry.voxel import (
         convolve_dose_gy,
+        density_corrected_dose_gy,
         dose_voxel_kernel,
         dvh,
         local_deposition_dose_gy,
@@ -943,30 +970,41 @@ def _voxelwise(
     del images
     tia = np.nan_to_num(fits.tia_mbq_h, nan=0.0)
     tia = np.clip(tia, 0.0, None)
+    from lutetia.imaging.mass import DEFAULT_DENSITY_G_PER_ML
+
+    # Without a CT: the default density of the region masses (water, as S values assume).
+    density: Any = DEFAULT_DENSITY_G_PER_ML
+    density_note = f"unit density ({DEFAULT_DENSITY_G_PER_ML:g} g/mL) in every voxel (no CT)"
+    if ct is not None:
+        from lutetia.imaging.mass import default_calibration
+        from lutetia.imaging.registration import resample
+
+        calibration = default_calibration()
+        ct_on_spect = resample(ct, _identity(), grid)
+        density = voxel_density_g_per_ml(ct_on_spect.values, calibration)
+        density_note = (
+            f"voxel density from the CT resampled onto the SPECT grid ({calibration.source}),"
+            f" at least {MIN_VOXEL_DENSITY_G_PER_ML:g} g/mL"
+        )
     if options.kernel:
         _say(progress, "convolving with the dose-voxel kernel")
         kernel = dose_voxel_kernel(grid.spacing_mm)
         dose = convolve_dose_gy(tia, kernel)
         method = f"convolution with the 177Lu dose-voxel kernel ({kernel.method})"
+        if ct is not None:
+            dose = density_corrected_dose_gy(
+                dose, density, kernel_density_g_per_ml=kernel.density_g_per_cm3
+            )
+            method += (
+                f"; each voxel's dose scaled by the kernel's density "
+                f"({kernel.density_g_per_cm3:g} g/mL) over the voxel's ({density_note}; "
+                "Dieudonné et al. 2013, J Nucl Med 54:236: energy transported as in water)"
+            )
+        else:
+            method += f"; {density_note}"
     else:
         _say(progress, "local energy deposition")
-        from lutetia.imaging.mass import DEFAULT_DENSITY_G_PER_ML
-
-        # Without a CT: the default density of the region masses (water, as S values assume).
-        voxel_mass: Any = DEFAULT_DENSITY_G_PER_ML * voxel_ml
-        density_note = f"unit density ({DEFAULT_DENSITY_G_PER_ML:g} g/mL) in every voxel"
-        if ct is not None:
-            from lutetia.imaging.mass import default_calibration
-            from lutetia.imaging.registration import resample
-
-            calibration = default_calibration()
-            ct_on_spect = resample(ct, _identity(), grid)
-            voxel_mass = voxel_mass_g(ct_on_spect.values, calibration, voxel_ml)
-            density_note = (
-                f"voxel density from the CT resampled onto the SPECT grid ({calibration.source}),"
-                f" at least {MIN_VOXEL_DENSITY_G_PER_ML:g} g/mL"
-            )
-        dose = local_deposition_dose_gy(tia, voxel_mass)
+        dose = local_deposition_dose_gy(tia, density * voxel_ml)
         method = f"local deposition of the ICRP-107 electron energy; {density_note}"
     if rtdose_writer is not None:
         rtdose_writer(dose, grid)
@@ -983,6 +1021,11 @@ def _voxelwise(
             "min_gy": curve.min_gy,
             "max_gy": curve.max_gy,
             "volume_ml": curve.volume_ml,
+            # The cumulative DVH: the fraction of the region receiving at least each dose.
+            "curve": {
+                "dose_gy": curve.curve_dose_gy.tolist(),
+                "volume_fraction": curve.curve_volume_fraction.tolist(),
+            },
         }
     return {
         "_dvh": dvhs,
