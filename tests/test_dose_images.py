@@ -500,6 +500,12 @@ def test_cohort_on_dask_reports_a_broken_study_and_finishes_the_others(
     assert first["timepoints_h"] == ";".join(f"{t:g}" for t in phantom.timepoints_h)
     assert len(first["activities_mbq"].split(";")) == len(phantom.timepoints_h)
     assert int(first["warnings"]) == len([w for w in first["warning_texts"].split(" | ") if w])
+    # How each time point was quantified, and that no dose map was made (a walk-through
+    # could not tell a kernel table from a local-deposition one).
+    quantified = first["calibration"].split(" | ")
+    assert len(quantified) == len(phantom.timepoints_h)
+    assert all("10 cps/MBq (user calibration)" in q for q in quantified)
+    assert first["voxel_dose_method"] == ""
     # The study's own warnings (here: the motion the check registration found, H-M26) reach
     # every row of the study and the cohort's document, not only the regions' own.
     for row in rows:
@@ -651,3 +657,37 @@ def test_fit_notes_name_the_models_too_few_points_left_out(
             "not compared with 4 points (AICc needs k + 2 points for k parameters): "
             "uptake_washout needs 5, bi needs 6, tri needs 8"
         ), name
+
+
+def test_voxelwise_assumptions_are_in_the_document(phantom: PhantomTruth) -> None:
+    # A walk-through found the same assumptions with and without --voxelwise: the
+    # interpolation of later time points and the photons left out of local deposition.
+    plain = run_study(_inputs(phantom), Options())["assumptions"]
+    local = run_study(_inputs(phantom), Options(voxelwise=True))["assumptions"]
+    assert not any(a.startswith("voxel") for a in plain)
+    assert any("CT is taken as aligned with the first time point" in a for a in plain)
+    assert any("one sphere of the parts' summed mass" in a for a in plain)
+    assert local[: len(plain)] == plain
+    added = local[len(plain) :]
+    assert added[0].startswith("voxel-wise: each later time point resampled onto the first")
+    assert "linear interpolation" in added[0]
+    assert added[1].startswith("voxel dose by local deposition: the electron energy stays")
+    assert "photon energy is left out" in added[1]
+
+
+def test_a_cohort_row_says_how_the_dose_map_was_made() -> None:
+    from lutetia.services.cohort import COLUMNS, study_rows
+
+    document: dict[str, Any] = {
+        "regions": {"liver": {"timepoints": [{"t_h": 4.0, "activity_mbq": 10.0}]}},
+        "injection": {"activity_mbq": 7400.0},
+        "warnings": [],
+        "series": [{"quantification": "counts / 1200 s / 10 cps/MBq"}],
+        "voxelwise": {"dose_method": "convolution with the 177Lu dose-voxel kernel (…)"},
+    }
+    (row,) = study_rows("p", document)
+    assert list(row) == list(COLUMNS)
+    assert row["voxel_dose_method"] == "convolution with the 177Lu dose-voxel kernel (…)"
+    assert row["calibration"] == "counts / 1200 s / 10 cps/MBq"
+    del document["voxelwise"]
+    assert study_rows("p", document)[0]["voxel_dose_method"] is None

@@ -45,6 +45,8 @@ COLUMNS: Final[tuple[str, ...]] = (
     "warning_texts",
     "study_warnings",
     "study_warning_texts",
+    "voxel_dose_method",
+    "calibration",
 )
 
 
@@ -122,6 +124,10 @@ def study_rows(study: str, document: dict[str, Any]) -> list[dict[str, Any]]:
                 "warning_texts": " | ".join(mine),
                 "study_warnings": len(study_wide),
                 "study_warning_texts": " | ".join(study_wide),
+                "voxel_dose_method": (document.get("voxelwise") or {}).get("dose_method"),
+                "calibration": " | ".join(
+                    str(entry.get("quantification", "")) for entry in document.get("series", [])
+                ),
             }
         )
     return rows

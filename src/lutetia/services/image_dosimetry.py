@@ -844,7 +844,12 @@ def run_study(
             "spills out of a region is not counted in it",
             "time of each point: acquisition start − administration (DICOM tags)",
             "organ dose: TIA × S value of a sphere of the region's mass (self-dose only, "
-            "lutetia.dosimetry.absorbed)",
+            "lutetia.dosimetry.absorbed); a combined region (kidneys: left and right; "
+            "salivary glands; …) is one sphere of the parts' summed mass, each part also "
+            "given on its own",
+            "the CT is taken as aligned with the first time point in the DICOM patient frame "
+            "(same frame of reference, or one scanner session): it is not registered to the "
+            "SPECT",
             "kidney regions: BED of this cycle from the fitted kinetics (α/β 2.6 Gy, repair "
             "half-time 2.8 h), added to the cycles already given (--kidney-already-gy, "
             "--kidney-already-bed-gy: applied to every kidney region) and compared with the "
@@ -853,6 +858,19 @@ def run_study(
         "warnings": warnings,
     }
     if options.voxelwise:
+        document["assumptions"].extend(
+            [
+                "voxel-wise: each later time point resampled onto the first one's grid "
+                "through its transform (linear interpolation), every voxel of the body "
+                "fitted on its own (voxelwise.models, fit_status_codes)",
+                "voxel dose by local deposition: the electron energy stays in its voxel, the "
+                "photon energy is left out (a few percent of an organ's dose, which the "
+                "organ doses include)"
+                if not options.kernel
+                else "voxel dose by kernel convolution: electrons and photons transported as "
+                "in water (voxelwise.dose_method)",
+            ]
+        )
         document.update(
             _voxelwise(
                 _on_first_grid(volumes, transforms),
