@@ -428,6 +428,9 @@ def _run_cohort(args: argparse.Namespace, options: Any) -> int:
     from lutetia.services.cohort import COLUMNS, find_studies, run_cohort
 
     studies = find_studies(args.cohort)
+    # The table is no study's file: written into a study folder it could replace an input
+    # (its labels.csv) or be read with a series next time.
+    refuse_inside(args.table, option="--table", folders=[str(study) for study in studies])
     bar = _progress_bar(len(studies), "studies")
 
     def advance(done: int, total: int) -> None:
@@ -474,7 +477,8 @@ def _run_cohort(args: argparse.Namespace, options: Any) -> int:
             f"{len(result.rows)} rows written to {args.table}"
         )
         for failure in result.failures:
-            print(f"Failed: {failure.study}: {failure.reason}")
+            print(f"Failed: {escape_controls(failure.study)}: {escape_controls(failure.reason)}")
         for study, texts in study_warnings.items():
-            print("\n".join(f"Warning: {study}: {escape_controls(w)}" for w in texts))
+            name = escape_controls(study)
+            print("\n".join(f"Warning: {name}: {escape_controls(w)}" for w in texts))
     return 0 if not result.failures else 3

@@ -68,20 +68,40 @@ class CohortResult:
     scheduler: str
 
 
+def printable(text: str) -> str:
+    """``text`` with bytes a file name held that are not UTF-8 (Python's surrogate escapes)
+    written as ``\\xff``, so that a table, a JSON document and a terminal can take it."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def study_name(path: Path) -> str:
+    """A study's name as the table, the document and a terminal show it: its folder's name
+    (:func:`printable`)."""
+    return printable(path.name)
+
+
+def _is_study(folder: Path) -> bool:
+    """A sub-folder holding a study.json or a ``spect*`` folder; one that cannot be read is
+    taken as a study, so that it fails with its reason instead of being passed over."""
+    try:
+        return (folder / "study.json").is_file() or any(
+            c.is_dir() and c.name.lower().startswith("spect") for c in folder.iterdir()
+        )
+    except OSError:
+        return True
+
+
 def find_studies(cohort: str | Path) -> list[Path]:
-    """The study folders of a cohort: sub-folders holding a ``spect*`` folder or a study.json."""
+    """The study folders of a cohort: sub-folders holding a ``spect*`` folder or a study.json
+    (hidden folders, whose names begin with a dot, are not studies)."""
     root = Path(cohort)
     if not root.is_dir():
         raise BadInputError("--cohort", f"{root} is not a folder")
-    studies = sorted(
-        p
-        for p in root.iterdir()
-        if p.is_dir()
-        and (
-            (p / "study.json").is_file()
-            or any(c.is_dir() and c.name.lower().startswith("spect") for c in p.iterdir())
-        )
-    )
+    try:
+        folders = [p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir()]
+    except OSError as error:
+        raise BadInputError("--cohort", f"{root} cannot be read: {error.strerror}") from None
+    studies = sorted(p for p in folders if _is_study(p))
     if not studies:
         raise BadInputError("--cohort", f"{root} holds no study (sub-folders with spect* folders)")
     return studies
@@ -139,14 +159,18 @@ def run_one(folder: str, options: Options) -> tuple[bool, Any]:
     The task that a Dask worker runs. Exceptions are turned into a reason here,
     in the worker, so that nothing has to be unpickled on the way back.
     """
-    name = Path(folder).name
+    name = study_name(Path(folder))
     try:
         document = run_study(study_inputs(folder), options)
     except BadInputError as error:
-        return False, str(error)
+        return False, printable(str(error))
     except Exception as error:  # one failing study must not stop the cohort
-        return False, f"internal error: {type(error).__name__}: {error}"
-    return True, study_rows(name, document)
+        return False, printable(f"internal error: {type(error).__name__}: {error}")
+    rows = study_rows(name, document)
+    return True, [
+        {key: printable(value) if isinstance(value, str) else value for key, value in row.items()}
+        for row in rows
+    ]
 
 
 #: Seconds to wait for a scheduler given by --scheduler to connect and answer.
@@ -198,6 +222,44 @@ def _probe_scheduler(address: str) -> None:
         raise BadInputError("--scheduler", f"{address}: answers as {kind}, not a Dask scheduler")
 
 
+#: Seconds a cohort waits with no worker on the scheduler before it gives up.
+NO_WORKER_TIMEOUT_S: Final[float] = 30.0
+
+
+def _wait_for_workers(client: Any, scheduler: str) -> None:
+    """Refuse a scheduler with no worker to run the studies (the tasks would wait on it
+    without end, and without a word)."""
+    try:
+        client.wait_for_workers(1, timeout=SCHEDULER_TIMEOUT_S)
+    except TimeoutError:
+        raise BadInputError(
+            "--scheduler",
+            f"{scheduler}: no Dask worker connected within {SCHEDULER_TIMEOUT_S:g} s: start "
+            "workers for it (dask worker ADDRESS) or leave out --scheduler to run locally",
+        ) from None
+
+
+def _still_running(client: Any, field: str, idle_s: float, done: int, total: int) -> float:
+    """After a wait with no study finished: the seconds the cluster has had no worker, and
+    an error once they pass :data:`NO_WORKER_TIMEOUT_S` or the scheduler is gone."""
+    if client.status != "running":
+        raise BadInputError(
+            field,
+            f"the connection to the Dask scheduler was lost after {done} of {total} studies: "
+            "no table written",
+        )
+    if client.scheduler_info().get("workers"):
+        return 0.0
+    idle_s += SCHEDULER_TIMEOUT_S
+    if idle_s >= NO_WORKER_TIMEOUT_S:
+        raise BadInputError(
+            field,
+            f"no Dask worker for {idle_s:g} s after {done} of {total} studies (the workers "
+            "left or died): no table written",
+        )
+    return idle_s
+
+
 def run_cohort(
     studies: Sequence[Path],
     options: Options,
@@ -216,8 +278,12 @@ def run_cohort(
     """
     import logging
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, LocalCluster, wait
 
+    if workers is not None and scheduler is not None:
+        raise BadInputError(
+            "--workers", "sets the local cluster's worker processes: not with --scheduler"
+        )
     if workers is not None and workers < 1:
         raise BadInputError("--workers", f"{workers} must be at least 1")
     most = MAX_WORKERS_PER_CPU * (os.cpu_count() or 1)
@@ -252,19 +318,41 @@ def run_cohort(
             raise BadInputError("--scheduler", f"{scheduler}: cannot connect ({error})") from None
         where = f"scheduler {scheduler}"
     results: dict[int, tuple[bool, Any]] = {}
+    field = "--scheduler" if scheduler else "--cohort"
     try:
+        if scheduler is not None:
+            _wait_for_workers(client, scheduler)
+        # Keys by position only: a folder name is not always valid UTF-8, which Dask's
+        # messages cannot carry (one such name had failed every study of the cohort).
         futures = {
-            client.submit(run_one, str(path), options, pure=False, key=f"study-{i}-{path.name}"): i
+            client.submit(run_one, str(path), options, pure=False, key=f"study-{i}"): i
             for i, path in enumerate(studies)
         }
-        for done, future in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
-            index = futures[future]
+        pending = set(futures)
+        idle_s = 0.0
+        while pending:
             try:
-                results[index] = future.result()
-            except Exception as error:  # a lost worker fails one study only
-                results[index] = (False, f"task failed: {type(error).__name__}: {error}")
-            if progress is not None:
-                progress(done, total)
+                finished, pending = wait(  # type: ignore[no-untyped-call]
+                    pending, timeout=SCHEDULER_TIMEOUT_S, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:
+                idle_s = _still_running(client, field, idle_s, len(results), total)
+                continue
+            idle_s = 0.0
+            for future in finished:
+                index = futures[future]
+                try:
+                    results[index] = future.result()
+                except Exception as error:  # a lost worker fails one study only
+                    if client.status != "running":
+                        raise BadInputError(
+                            field,
+                            f"the connection to the Dask scheduler was lost after "
+                            f"{len(results)} of {total} studies: no table written",
+                        ) from None
+                    results[index] = (False, f"task failed: {type(error).__name__}: {error}")
+                if progress is not None:
+                    progress(len(results), total)
     finally:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:
@@ -276,5 +364,5 @@ def run_cohort(
         if ok:
             rows.extend(payload)
         else:
-            failures.append(StudyFailure(path.name, payload))
+            failures.append(StudyFailure(study_name(path), payload))
     return CohortResult(rows, failures, total, where)

@@ -174,34 +174,54 @@ def study_inputs(
         raise BadInputError(str(root), "is not a folder")
     described: dict[str, Any] = {}
     study_file = root / STUDY_FILE
-    if study_file.is_file():
+    try:
+        described_here = study_file.is_file()
+    except OSError as error:
+        raise BadInputError(str(root), f"cannot be read: {error.strerror}") from None
+    if described_here:
         try:
             described = json.loads(study_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise BadInputError(str(study_file), f"cannot be read: {error}") from None
+        except RecursionError:
+            raise BadInputError(str(study_file), "cannot be read: nested too deeply") from None
         if not isinstance(described, dict):
             raise BadInputError(str(study_file), "must hold one JSON object")
         unknown = set(described) - {"spect", "ct", "masks", "labels", "calibration_cps_per_mbq"}
         if unknown:
             raise BadInputError(str(study_file), f"unknown keys {sorted(unknown)}")
 
+    def inside(key: str, value: object) -> Path:
+        """A path of study.json: relative, and inside the study folder (a study's files
+        taken from another folder could be another patient's, without a word)."""
+        if not isinstance(value, str) or not value.strip():
+            raise BadInputError(f"{study_file}: {key}", "must be a path")
+        relative = Path(value)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise BadInputError(
+                f"{study_file}: {key}",
+                f"{value!r}: must be a path inside the study folder, relative to it",
+            )
+        return root / relative
+
     def part(key: str) -> Path | None:
         value = described.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise BadInputError(f"{study_file}: {key}", "must be a path")
-        return root / value
+        return None if value is None else inside(key, value)
 
     if "spect" in described:
         listed = described["spect"]
-        if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+        if not isinstance(listed, list):
             raise BadInputError(f"{study_file}: spect", "must be a list of paths")
-        spect = tuple(root / p for p in listed)
+        spect = tuple(inside(f"spect[{i}]", p) for i, p in enumerate(listed))
     else:
-        spect = tuple(
-            sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower().startswith("spect"))
-        )
+        try:
+            spect = tuple(
+                sorted(
+                    p for p in root.iterdir() if p.is_dir() and p.name.lower().startswith("spect")
+                )
+            )
+        except OSError as error:
+            raise BadInputError(str(root), f"cannot be read: {error.strerror}") from None
     if not spect:
         raise BadInputError(str(root), "no SPECT series (no spect* folder, no study.json 'spect')")
     masks = part("masks") or next(
