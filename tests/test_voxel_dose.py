@@ -442,6 +442,19 @@ def test_cli_kernel_json_and_npy(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert needle in text
 
 
+def test_cli_kernel_of_anisotropic_voxels_lists_every_face(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A walk-through saw only the (1, 0, 0) face of a 4.8 × 4.8 × 3 mm kernel: the nearer
+    # k neighbour (3 mm) receives more and was not shown.
+    assert main(["dose", "kernel", "--voxel-mm", "4.8", "4.8", "3", "--size", "1", "--json"]) == 0
+    values = json.loads(capsys.readouterr().out)["s_values_mgy_per_mbq_s"]
+    assert values["face_j"] == pytest.approx(values["face"], rel=1e-9)  # 4.8 mm both
+    assert values["face_k"] > 1.2 * values["face"]  # 3 mm away, not 4.8 mm
+    assert main(["dose", "kernel", "--voxel-mm", "4.8", "--size", "1", "--json"]) == 0
+    assert "face_k" not in json.loads(capsys.readouterr().out)["s_values_mgy_per_mbq_s"]
+
+
 @pytest.mark.parametrize(
     ("argv", "option"),
     [

@@ -494,6 +494,8 @@ def run_kernel(args: argparse.Namespace) -> int:
         "centre": (0, 0, 0), "face": (1, 0, 0), "edge": (1, 1, 0), "corner": (1, 1, 1),
         "second_face": (2, 0, 0),
     }  # fmt: skip
+    if len(set(kernel.voxel_mm)) > 1:  # anisotropic: each axis has its own face neighbour
+        neighbours.update({"face_j": (0, 1, 0), "face_k": (0, 0, 1)})
     values = {
         name: kernel.at(*offset) for name, offset in neighbours.items()
         if max(offset) <= kernel.half_width_voxels
