@@ -229,3 +229,85 @@ def test_control_characters_in_a_study_name_are_escaped(tmp_path: Path) -> None:
     failed = [line for line in run.stdout.splitlines() if line.startswith("Failed:")]
     assert len(failed) == 1
     assert failed[0].startswith("Failed: evil\\x1b[31mRED\\nFailed: fake: ")
+
+
+def _sentinel() -> tuple[bool, Any]:
+    return True, [{"study": "another cohort's patient"}]
+
+
+def test_a_cohort_does_not_take_another_clients_results(
+    phantom: PhantomTruth, tmp_path: Path
+) -> None:
+    """H-M54: keys by position alone ("study-0") made two cohorts on one scheduler share
+    results: one cohort's table held the other's patient and doses (a review found it with
+    two cohorts at once). Here another client holds every key the engine has used for a
+    study's first task; the run must compute its own."""
+    from distributed import Client, LocalCluster
+
+    cohort = tmp_path / "cohort"
+    _study(phantom, cohort / "p1")
+    with (
+        LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=1, processes=False, dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        ) as cluster,
+        Client(cluster) as other,  # type: ignore[no-untyped-call]
+    ):  # fmt: skip
+        held = [
+            other.submit(_sentinel, pure=False, key=key)
+            for key in ("study-0", "study-0-p1", "study-0-0")
+        ]
+        assert all(f.result()[0] is True for f in held)
+        result = run_cohort(find_studies(cohort), Options(), scheduler=cluster.scheduler_address)
+    assert {row["study"] for row in result.rows} == {"p1"}
+    assert not result.failures
+
+
+def test_a_scheduler_lost_mid_run_ends_it_with_one_error(
+    phantom: PhantomTruth, tmp_path: Path
+) -> None:
+    """H-M49: a scheduler killed while studies ran gave "internal error:
+    FuturesCancelledError" (exit 1) and tracebacks; it is one error naming --scheduler."""
+    import shutil
+    import signal
+    import time
+
+    cohort = tmp_path / "cohort"
+    _study(phantom, cohort / "p00")
+    for i in range(1, 8):
+        shutil.copytree(cohort / "p00", cohort / f"p{i:02d}")
+    dask = Path(sys.executable).with_name("dask")
+    file = tmp_path / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
+    scheduler = subprocess.Popen(
+        [str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    worker = None
+    try:
+        for _ in range(300):
+            if file.exists() and file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(file.read_text(encoding="utf-8"))["address"]
+        worker = subprocess.Popen(
+            [str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+             "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+
+        def kill_at_first(done: int, total: int) -> None:
+            if done == 1:
+                scheduler.send_signal(signal.SIGKILL)
+
+        with pytest.raises(BadInputError) as error:
+            run_cohort(find_studies(cohort), Options(), scheduler=address, progress=kill_at_first)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.kill()
+                process.wait(timeout=30)
+    assert error.value.field == "--scheduler"
+    assert error.value.reason.startswith("the connection to the Dask scheduler was lost after ")
+    assert error.value.reason.endswith(" of 8 studies: no table written")

@@ -258,15 +258,15 @@ def test_voxelwise_kernel_dose_map_written_as_rtdose_and_read_back(
 
 def test_kernel_dose_is_corrected_for_the_ct_density(phantom: PhantomTruth) -> None:
     """H-M43: the kernel's dose (energy per mass of water) is scaled by 1/ρ of each voxel
-    from the CT (Dieudonné et al. 2013, J Nucl Med 54:236), so that the energy deposited is
-    the same with and without the CT, and a bone lesion (ρ > 1.2) gets the electron dose of
-    its own mass, as local deposition does, not 1.27 times it."""
+    of the body from the CT (Dieudonné et al. 2013, J Nucl Med 54:236), and a bone lesion
+    (ρ > 1.2) gets the electron dose of its own mass, as local deposition does, not 1.27
+    times it."""
     from dataclasses import replace
 
     from lutetia.imaging.dicom import read_series
+    from lutetia.imaging.masks import read_masks
     from lutetia.imaging.mass import default_calibration
-    from lutetia.imaging.registration import resample
-    from lutetia.services.image_dosimetry import _identity, voxel_density_g_per_ml
+    from lutetia.services.image_dosimetry import MIN_VOXEL_DENSITY_G_PER_ML, ct_density_on_grid
 
     maps: dict[str, Any] = {}
 
@@ -287,13 +287,24 @@ def test_kernel_dose_is_corrected_for_the_ct_density(phantom: PhantomTruth) -> N
     local = run_study(_inputs(phantom), Options(voxelwise=True))
     method = with_ct["voxelwise"]["dose_method"]
     assert "Dieudonné" in method
-    assert "CT resampled onto the SPECT grid" in method
+    assert "CT averaged over each SPECT voxel" in method
+    assert "outside the body, water" in method
     assert "no CT" in without_ct["voxelwise"]["dose_method"]
-    ct = resample(read_series(phantom.ct_dir), _identity(), maps["grid"])
-    density = voxel_density_g_per_ml(ct.values, default_calibration())
-    assert maps["ct"] == pytest.approx(maps["water"] / density, rel=1e-12, abs=1e-15)
-    # The energy deposited (Σ D·ρ·V) does not depend on the density map.
-    assert float(np.sum(maps["ct"] * density)) == pytest.approx(float(np.sum(maps["water"])))
+    density = ct_density_on_grid(read_series(phantom.ct_dir), maps["grid"], default_calibration())
+    masks = read_masks(
+        phantom.labels_path, labels_file=phantom.label_names_path, reference=maps["grid"]
+    )
+    regions = np.zeros(density.shape, dtype=bool)
+    for name in masks.names():
+        regions |= masks[name]
+    # In the regions (the body) D = D_water·1/ρ, ρ the CT averaged over each SPECT voxel.
+    assert maps["ct"][regions] == pytest.approx(
+        maps["water"][regions] / density[regions], rel=1e-12, abs=1e-15
+    )
+    # Air outside the body keeps the kernel's water: not ten times it by the 0.1 g/mL floor.
+    air = (density <= MIN_VOXEL_DENSITY_G_PER_ML) & ~regions
+    assert air.any()
+    assert maps["ct"][air] == pytest.approx(maps["water"][air], rel=1e-12, abs=1e-15)
     bone = [name for name in with_ct["regions"] if name.startswith("lesion_bone")]
     assert bone
     for name in bone:
@@ -691,3 +702,57 @@ def test_a_cohort_row_says_how_the_dose_map_was_made() -> None:
     assert row["calibration"] == "counts / 1200 s / 10 cps/MBq"
     del document["voxelwise"]
     assert study_rows("p", document)[0]["voxel_dose_method"] is None
+
+
+def test_the_rt_dose_takes_the_study_of_the_first_time_point_in_time_order(
+    phantom: PhantomTruth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """H-M44 (review): with --spect given latest first and a study per time point, the RT
+    Dose took the 168 h study while the dose lies on the 4 h grid."""
+    import pydicom
+
+    from tests.series_edit import edited_copy
+
+    copies = []
+    for n, folder in enumerate(phantom.spect_dirs):
+
+        def own_study(dataset: pydicom.Dataset, n: int = n) -> None:
+            dataset.StudyInstanceUID = f"1.2.826.0.1.3680043.10.543.{n + 1}"
+
+        copies.append(edited_copy(Path(folder), tmp_path / Path(folder).name, own_study))
+    spect = [arg for folder in reversed(copies) for arg in ("--spect", str(folder))]
+    others = _study_args(phantom)[2 * len(copies) :]
+    target = tmp_path / "d.dcm"
+    code, _, err = _cli(
+        ["dose", "images", *spect, *others, "--voxelwise", "--rtdose", str(target)], capsys
+    )
+    assert code == 0, err
+    first = pydicom.dcmread(next(copies[0].iterdir()))
+    assert pydicom.dcmread(target).StudyInstanceUID == first.StudyInstanceUID
+
+
+@pytest.mark.parametrize(("air_columns", "tissue_share"), [(1, 2 / 3), (2, 1 / 3), (0, 1.0)])
+def test_ct_density_is_the_mean_over_each_spect_voxel(
+    air_columns: int, tissue_share: float
+) -> None:
+    """H-M43 (review): a SPECT voxel partly of air had the density of its centre point: 37 %
+    tissue read as air (0.1 g/mL, the floor), a dose ten times its own. Here a 3 mm SPECT
+    voxel over three 1 mm CT columns, ``air_columns`` of them air (−1000 HU), gets the mean
+    density (the calibration is linear from air to water)."""
+    from lutetia.imaging.mass import default_calibration
+    from lutetia.imaging.volume import Grid, Volume
+    from lutetia.services.image_dosimetry import ct_density_on_grid
+
+    calibration = default_calibration()
+    hu = np.zeros((6, 6, 6))
+    hu[:, :, :air_columns] = -1000.0
+    ct = Volume(
+        grid=Grid((6, 6, 6), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1)),
+        values=hu, quantity="ct_number", unit="HU", acquired_at=None, source="test CT",
+    )  # fmt: skip
+    spect = Grid((2, 2, 2), (3.0, 3.0, 3.0), (1.0, 1.0, 1.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    density = ct_density_on_grid(ct, spect, calibration)
+    air, water = (float(calibration.density_g_per_ml(np.array(v))) for v in (-1000.0, 0.0))
+    expected = tissue_share * water + (1 - tissue_share) * air
+    assert density[:, :, 0] == pytest.approx(np.full((2, 2), expected), rel=1e-6)
+    assert density[:, :, 1] == pytest.approx(np.full((2, 2), water), rel=1e-6)

@@ -109,6 +109,28 @@ def test_patient_and_study_come_from_the_reference(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("charset", "name"), [("ISO_IR 192", "Müller^Jürgen"), ("ISO_IR 144", "Иванов^Иван")]
+)
+def test_a_name_keeps_its_character_set(tmp_path: Path, charset: str, name: str) -> None:
+    """H-M44 (review): the names were copied without SpecificCharacterSet, so Müller was
+    written Latin-1 undeclared and Иванов as "??????"."""
+    source = pydicom.Dataset()
+    source.SpecificCharacterSet = charset
+    source.PatientName = name
+    source.PatientID = "LU-002"
+    written_source = tmp_path / "source.dcm"
+    source.file_meta = pydicom.dataset.FileMetaDataset()
+    source.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    source.save_as(written_source, enforce_file_format=False)
+    reference = pydicom.dcmread(written_source, force=True)  # as the SPECT header is read
+    grid = Grid((2, 2, 2), (4.0, 4.0, 4.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    write_rtdose(tmp_path / "d.dcm", np.ones((2, 2, 2)), grid, reference_dataset=reference)
+    ds = pydicom.dcmread(tmp_path / "d.dcm")
+    assert ds.SpecificCharacterSet == charset
+    assert str(ds.PatientName) == name
+
+
+@pytest.mark.parametrize(
     ("dose", "field"),
     [
         (np.full((2, 2, 2), -1.0), "dose_gy"),

@@ -6,7 +6,7 @@ import argparse
 import csv
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lutetia.cli.output import (
     atomic_output,
@@ -18,9 +18,6 @@ from lutetia.cli.output import (
     refuse_inside,
 )
 from lutetia.errors import BadInputError
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 #: With --voxelwise --out: where voxel fits failed or were replaced (Status codes).
 FIT_STATUS_FILE = "fit_status.nii.gz"
@@ -265,11 +262,7 @@ def _write_outputs(
         return
     from contextlib import ExitStack
 
-    reference = None
-    if rtdose_target and "dose" in dose_map:
-        reference, missing = _rtdose_reference(inputs.spect, dose_map["grid"])
-        if missing:
-            document["warnings"].append(missing)
+    reference = _rtdose_reference(document) if rtdose_target and "dose" in dose_map else None
     with ExitStack() as stack:
         temporary = {
             target: stack.enter_context(atomic_output(target, option=option, inputs=read))
@@ -303,34 +296,14 @@ def _rtdose_label(args: argparse.Namespace, inputs: Any) -> str:
     return f"{how}, {density}"
 
 
-def _rtdose_reference(spect: Sequence[Path], grid: Any) -> tuple[Any, str | None]:
-    """The header whose patient and study the RT Dose takes: the SPECT series on whose
-    grid the dose lies (same FrameOfReferenceUID), else the patient and study of the first
-    DICOM time point; and a warning where no time point is DICOM (the file then names no
-    patient)."""
-    from pydicom.dataset import Dataset
-
+def _rtdose_reference(document: dict[str, Any]) -> Any:
+    """The header whose patient and study the RT Dose takes: that of the first time point
+    in time order, on whose grid the dose lies (``series[0]``, whatever the order of
+    ``--spect``); :func:`lutetia.imaging.rtdose.write_rtdose` checks its frame of reference
+    against the grid's."""
     from lutetia.imaging.dicom import read_header
-    from lutetia.imaging.rtdose import REFERENCE_KEYWORDS
 
-    headers = []
-    for path in spect:
-        if path.name.lower().endswith((".nii", ".nii.gz")):
-            continue
-        header = read_header(path)
-        if str(header.get("FrameOfReferenceUID", "")) == (grid.frame_of_reference_uid or ""):
-            return header, None
-        headers.append(header)
-    if not headers:
-        return None, (
-            "RT Dose: the SPECT time points are not DICOM, so the dose file names no patient "
-            "or study; link it to the patient before it is imported"
-        )
-    identity = Dataset()
-    for keyword in REFERENCE_KEYWORDS:
-        if keyword in headers[0]:
-            setattr(identity, keyword, headers[0].get(keyword))
-    return identity, None
+    return read_header(document["series"][0]["path"])
 
 
 def _number(value: Any, spec: str) -> str:

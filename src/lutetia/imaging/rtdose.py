@@ -131,6 +131,11 @@ def write_rtdose(
     ds.SOPClassUID = RT_DOSE_STORAGE
     ds.SOPInstanceUID = sop_uid
     ds.Modality = "RTDOSE"
+    # The names copied are in the reference's character set (a PatientName Müller or
+    # Иванов had been written Latin-1 undeclared, or as "??????"): it goes with them.
+    charset = getattr(reference_dataset, "SpecificCharacterSet", None)
+    if charset:
+        ds.SpecificCharacterSet = charset
     for keyword in REFERENCE_KEYWORDS:
         value = getattr(reference_dataset, keyword, None)
         setattr(ds, keyword, value if value is not None else "")

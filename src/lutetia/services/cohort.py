@@ -11,6 +11,7 @@ table: a row per study and region.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,8 +278,10 @@ def run_cohort(
     closed. ``progress(done, total)`` is called as studies finish.
     """
     import logging
+    from concurrent.futures import CancelledError
 
     from distributed import Client, LocalCluster, wait
+    from distributed.comm.core import CommClosedError
 
     if workers is not None and scheduler is not None:
         raise BadInputError(
@@ -319,13 +322,23 @@ def run_cohort(
         where = f"scheduler {scheduler}"
     results: dict[int, tuple[bool, Any]] = {}
     field = "--scheduler" if scheduler else "--cohort"
+
+    def lost() -> BadInputError:
+        return BadInputError(
+            field,
+            f"the connection to the Dask scheduler was lost after {len(results)} of {total} "
+            "studies: no table written",
+        )
+
     try:
         if scheduler is not None:
             _wait_for_workers(client, scheduler)
-        # Keys by position only: a folder name is not always valid UTF-8, which Dask's
-        # messages cannot carry (one such name had failed every study of the cohort).
+        # A key names a result on the scheduler: one of this run alone (another cohort on a
+        # shared scheduler with the key "study-0" had been given this one's results), and
+        # ASCII (a folder name is not always valid UTF-8, which Dask's messages cannot carry).
+        run = uuid.uuid4().hex
         futures = {
-            client.submit(run_one, str(path), options, pure=False, key=f"study-{i}"): i
+            client.submit(run_one, str(path), options, pure=False, key=f"study-{i}-{run}"): i
             for i, path in enumerate(studies)
         }
         pending = set(futures)
@@ -338,18 +351,17 @@ def run_cohort(
             except TimeoutError:
                 idle_s = _still_running(client, field, idle_s, len(results), total)
                 continue
+            except (CancelledError, CommClosedError, OSError):
+                # The work was cancelled by no one here: the scheduler went away.
+                raise lost() from None
             idle_s = 0.0
             for future in finished:
                 index = futures[future]
                 try:
                     results[index] = future.result()
                 except Exception as error:  # a lost worker fails one study only
-                    if client.status != "running":
-                        raise BadInputError(
-                            field,
-                            f"the connection to the Dask scheduler was lost after "
-                            f"{len(results)} of {total} studies: no table written",
-                        ) from None
+                    if client.status != "running" or isinstance(error, CancelledError):
+                        raise lost() from None
                     results[index] = (False, f"task failed: {type(error).__name__}: {error}")
                 if progress is not None:
                     progress(len(results), total)

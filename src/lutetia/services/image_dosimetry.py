@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -193,11 +193,12 @@ def study_inputs(
 
     def inside(key: str, value: object) -> Path:
         """A path of study.json: relative, and inside the study folder (a study's files
-        taken from another folder could be another patient's, without a word)."""
+        taken from another folder could be another patient's, without a word). The rule is
+        on the path as written: a symbolic link the user made inside the study is followed."""
         if not isinstance(value, str) or not value.strip():
             raise BadInputError(f"{study_file}: {key}", "must be a path")
         relative = Path(value)
-        if relative.is_absolute() or ".." in relative.parts:
+        if relative.is_absolute() or relative.anchor or ".." in relative.parts:
             raise BadInputError(
                 f"{study_file}: {key}",
                 f"{value!r}: must be a path inside the study folder, relative to it",
@@ -976,6 +977,33 @@ def voxel_mass_g(ct_hu: Any, calibration: DensityCalibration, voxel_volume_ml: f
     return voxel_density_g_per_ml(ct_hu, calibration) * voxel_volume_ml
 
 
+def ct_density_on_grid(ct: Volume, grid: Grid, calibration: DensityCalibration) -> Any:
+    """Density (g/mL) of each voxel of ``grid`` (the SPECT's) from the CT: the HU averaged over
+    a box of the grid's voxel size along the CT's axes, sampled (trilinear) at the voxel
+    centres, converted by ``calibration`` and floored (:func:`voxel_density_g_per_ml`).
+
+    Where the calibration is linear over the voxel's HU (air with soft tissue: skin, lung,
+    bowel gas; soft tissue with bone) the mean HU gives the mean density; a SPECT voxel
+    that is partly air had been given the density of its centre point alone (37 % tissue
+    read as 0.1 g/mL: a voxel dose 10 times its own, a review).
+    """
+    import numpy as np
+    from scipy.ndimage import uniform_filter
+
+    from lutetia.imaging.registration import resample
+
+    di, dj, dk = grid.spacing_mm
+    ci, cj, ck = ct.grid.spacing_mm
+    box = tuple(max(1, round(s / c)) for s, c in ((dk, ck), (dj, cj), (di, ci)))
+    averaged = uniform_filter(np.asarray(ct.values, dtype=np.float64), size=box, mode="nearest")
+    smoothed = replace(
+        ct,
+        values=averaged,
+        source=f"{ct.source}; HU averaged over {box[2]}×{box[1]}×{box[0]} CT voxels",
+    )
+    return voxel_density_g_per_ml(resample(smoothed, _identity(), grid).values, calibration)
+
+
 def _voxelwise(
     volumes: list[Volume],
     times_h: tuple[float, ...],
@@ -1015,14 +1043,13 @@ def _voxelwise(
     density_note = f"unit density ({DEFAULT_DENSITY_G_PER_ML:g} g/mL) in every voxel (no CT)"
     if ct is not None:
         from lutetia.imaging.mass import default_calibration
-        from lutetia.imaging.registration import resample
 
         calibration = default_calibration()
-        ct_on_spect = resample(ct, _identity(), grid)
-        density = voxel_density_g_per_ml(ct_on_spect.values, calibration)
+        density = ct_density_on_grid(ct, grid, calibration)
         density_note = (
-            f"voxel density from the CT resampled onto the SPECT grid ({calibration.source}),"
-            f" at least {MIN_VOXEL_DENSITY_G_PER_ML:g} g/mL"
+            "voxel density from the CT averaged over each SPECT voxel (HU averaged over a box "
+            f"of the SPECT voxel's size, sampled at its centre; {calibration.source}), at least "
+            f"{MIN_VOXEL_DENSITY_G_PER_ML:g} g/mL"
         )
     if options.kernel:
         _say(progress, "convolving with the dose-voxel kernel")
@@ -1030,13 +1057,17 @@ def _voxelwise(
         dose = convolve_dose_gy(tia, kernel)
         method = f"convolution with the 177Lu dose-voxel kernel ({kernel.method})"
         if ct is not None:
+            # Outside the body (the voxels fitted) the kernel's water stays: the floor would
+            # give the energy the kernel spreads into air ten times a tissue's dose.
+            inside = np.where(body, density, kernel.density_g_per_cm3)
             dose = density_corrected_dose_gy(
-                dose, density, kernel_density_g_per_ml=kernel.density_g_per_cm3
+                dose, inside, kernel_density_g_per_ml=kernel.density_g_per_cm3
             )
             method += (
-                f"; each voxel's dose scaled by the kernel's density "
+                f"; each voxel's dose in the body scaled by the kernel's density "
                 f"({kernel.density_g_per_cm3:g} g/mL) over the voxel's ({density_note}; "
-                "Dieudonné et al. 2013, J Nucl Med 54:236: energy transported as in water)"
+                "Dieudonné et al. 2013, J Nucl Med 54:236: energy transported as in water); "
+                "outside the body, water"
             )
         else:
             method += f"; {density_note}"
