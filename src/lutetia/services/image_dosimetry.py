@@ -198,7 +198,7 @@ def study_inputs(
         if not isinstance(value, str) or not value.strip():
             raise BadInputError(f"{study_file}: {key}", "must be a path")
         relative = Path(value)
-        if relative.is_absolute() or relative.anchor or ".." in relative.parts:
+        if relative.anchor or ".." in relative.parts:  # a root, a drive, or both
             raise BadInputError(
                 f"{study_file}: {key}",
                 f"{value!r}: must be a path inside the study folder, relative to it",
