@@ -1003,15 +1003,20 @@ def _covariance_terms(
         if np.any(finite):
             _, sv, vt = np.linalg.svd(sub[finite], full_matrices=False)
             threshold = np.finfo(float).eps * max(sub.shape[1], k) * sv[:, :1]
-            inverse = np.where(sv > threshold, 1 / np.where(sv > 0, sv, 1.0) ** 2, 0.0)
-            projected = np.einsum("mij,jm->mi", vt, gradient[:, poor][:, finite])
-            values[finite] = np.sum(projected**2 * inverse, axis=1)
-            # A dropped direction is one the data do not determine: its parameters' variance
-            # is unbounded (the TIA variance keeps curve_fit's pseudo-inverse convention).
-            dropped = np.any(sv <= threshold, axis=1)
-            diagonals[:, finite] = np.where(
-                dropped, np.inf, np.einsum("mij,mi->jm", vt**2, inverse)
-            )
+            # Activities near the smallest float (1e-173 MBq) leave singular values whose
+            # square underflows: 1/s² is then infinite, and so is the variance (a TIA SD
+            # not known), as it is in exact arithmetic to within the float range.
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                inverse = np.where(sv > threshold, 1 / np.where(sv > 0, sv, 1.0) ** 2, 0.0)
+                projected = np.einsum("mij,jm->mi", vt, gradient[:, poor][:, finite])
+                values[finite] = np.sum(projected**2 * inverse, axis=1)
+                # A dropped direction is one the data do not determine: its parameters'
+                # variance is unbounded (the TIA variance keeps curve_fit's pseudo-inverse
+                # convention).
+                dropped = np.any(sv <= threshold, axis=1)
+                diagonals[:, finite] = np.where(
+                    dropped, np.inf, np.einsum("mij,mi->jm", vt**2, inverse)
+                )
         variance[poor] = values
         diagonal[:, poor] = diagonals
     return variance, diagonal
