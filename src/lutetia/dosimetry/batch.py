@@ -1004,8 +1004,8 @@ def _covariance_terms(
             _, sv, vt = np.linalg.svd(sub[finite], full_matrices=False)
             threshold = np.finfo(float).eps * max(sub.shape[1], k) * sv[:, :1]
             # Activities near the smallest float (1e-173 MBq) leave singular values whose
-            # square underflows: 1/s² is then infinite, and so is the variance (a TIA SD
-            # not known), as it is in exact arithmetic to within the float range.
+            # square underflows: 1/s² is then infinite, as exact arithmetic gives within the
+            # float range; numpy's warning about it is not an error of the fit.
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 inverse = np.where(sv > threshold, 1 / np.where(sv > 0, sv, 1.0) ** 2, 0.0)
                 projected = np.einsum("mij,jm->mi", vt, gradient[:, poor][:, finite])
