@@ -311,3 +311,20 @@ def test_a_scheduler_lost_mid_run_ends_it_with_one_error(
     assert error.value.field == "--scheduler"
     assert error.value.reason.startswith("the connection to the Dask scheduler was lost after ")
     assert error.value.reason.endswith(" of 8 studies: no table written")
+
+
+def test_a_calibration_option_the_study_overrides_is_said(phantom: PhantomTruth) -> None:
+    """H-M56: --calibration-cps-per-mbq 5 with a study.json of 10 used 10 without a word
+    (the same TIA as without the option)."""
+    from dataclasses import replace
+
+    from lutetia.services.image_dosimetry import run_study
+
+    inputs = study_inputs(phantom.folder)
+    assert inputs.calibration_cps_per_mbq is None  # the phantom's folder has no study.json
+    study = replace(inputs, calibration_cps_per_mbq=CALIBRATION)  # as its study.json gives
+    said = " | ".join(run_study(study, Options(calibration_cps_per_mbq=5.0))["warnings"])
+    assert "calibration: the study's 10 cps/MBq (study.json) used, not " in said
+    assert "--calibration-cps-per-mbq 5" in said
+    same = run_study(study, Options(calibration_cps_per_mbq=CALIBRATION))["warnings"]
+    assert not any(w.startswith("calibration: the study's") for w in same)

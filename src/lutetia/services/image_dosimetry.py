@@ -285,6 +285,14 @@ def _read_spect(
     calibration = inputs.calibration_cps_per_mbq or options.calibration_cps_per_mbq
     volumes = []
     warnings: list[str] = []
+    own, given = inputs.calibration_cps_per_mbq, options.calibration_cps_per_mbq
+    if own is not None and given is not None and not math.isclose(own, given, rel_tol=1e-9):
+        # The study's own value (its study.json) is the more specific: it is used, and the
+        # option the user typed, which it overrides, is named.
+        warnings.append(
+            f"calibration: the study's {own:g} cps/MBq (study.json) used, not "
+            f"--calibration-cps-per-mbq {given:g}"
+        )
     _distinct_series(inputs.spect)
     injections = []
     for path in inputs.spect:
