@@ -15,46 +15,23 @@ from typing import Any
 import pytest
 
 from lutetia.errors import BadInputError
-from lutetia.imaging.phantom import PhantomTruth, make_phantom
+from lutetia.imaging.phantom import PhantomTruth
 from lutetia.services.cohort import (
     NO_WORKER_TIMEOUT_S,
     SCHEDULER_TIMEOUT_S,
     _still_running,
     find_studies,
+    local_cluster,
     printable,
     run_cohort,
 )
 from lutetia.services.image_dosimetry import Options, study_inputs
-
-CALIBRATION = 10.0
+from tests.series_edit import CALIBRATION, still_phantom, write_study
 
 
 @pytest.fixture(scope="module")
 def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomTruth:
-    return make_phantom(
-        tmp_path_factory.mktemp("small"),
-        shape=(24, 24, 24),
-        spacing_mm=(12.8, 12.8, 12.8),
-        shift_mm=(0.0, 0.0, 0.0),
-        calibration_cps_per_mbq=CALIBRATION,
-    )
-
-
-def _study(phantom: PhantomTruth, folder: Path, **described: Any) -> Path:
-    """A copy of the phantom's study with a study.json (``described`` overrides keys)."""
-    import shutil
-
-    shutil.copytree(phantom.folder, folder)
-    document = {
-        "spect": [Path(p).name for p in phantom.spect_dirs],
-        "ct": "ct",
-        "masks": "labels.nii.gz",
-        "labels": "labels.json",
-        "calibration_cps_per_mbq": CALIBRATION,
-    }
-    document.update(described)
-    (folder / "study.json").write_text(json.dumps(document), encoding="utf-8")
-    return folder
+    return still_phantom(tmp_path_factory.mktemp("small"), 24, 12.8)
 
 
 def _lutetia(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -75,8 +52,8 @@ def test_a_study_folder_whose_name_is_not_utf8_fails_no_study(
     of the cohort, the valid ones too, failed; the name is now shown with the byte escaped
     and the key of a task is its position only."""
     cohort = tmp_path / "cohort"
-    _study(phantom, cohort / "p1")
-    _study(phantom, Path(os.fsdecode(os.fsencode(cohort) + b"/pat\xffient")))
+    write_study(phantom, cohort / "p1")
+    write_study(phantom, Path(os.fsdecode(os.fsencode(cohort) + b"/pat\xffient")))
     table = tmp_path / "t.csv"
     run = _lutetia("dose", "images", "--cohort", str(cohort), "--table", str(table),
                    "--workers", "2", "--json")  # fmt: skip
@@ -92,13 +69,8 @@ def test_a_study_folder_whose_name_is_not_utf8_fails_no_study(
 def test_a_scheduler_with_no_worker_is_refused_not_waited_on(tmp_path: Path) -> None:
     """H-M49: a scheduler without workers took the tasks and the command waited without
     end and without a word."""
-    from distributed import LocalCluster
-
     (tmp_path / "p1" / "spect_4h").mkdir(parents=True)
-    with LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=0, processes=False, dashboard_address=None,
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    ) as cluster:  # fmt: skip
+    with local_cluster(0, processes=False) as cluster:
         address = cluster.scheduler_address
         with pytest.raises(BadInputError) as error:
             run_cohort(find_studies(tmp_path), Options(), scheduler=address)
@@ -110,14 +82,11 @@ def test_a_cluster_that_loses_its_workers_or_its_scheduler_stops_the_run() -> No
     """H-M49: workers that leave mid-run, or a scheduler that goes, end the run with one
     error (no table) after NO_WORKER_TIMEOUT_S, instead of a wait without end or a table of
     every study "failed"."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     assert NO_WORKER_TIMEOUT_S == 3 * SCHEDULER_TIMEOUT_S
     with (
-        LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=0, processes=False, dashboard_address=None,
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        ) as cluster,
+        local_cluster(0, processes=False) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):  # fmt: skip
         assert _still_running(client, "--cohort", 0.0, 1, 3) == SCHEDULER_TIMEOUT_S
@@ -167,7 +136,7 @@ def test_an_unreadable_study_is_one_failed_study(tmp_path: Path) -> None:
 def test_the_table_is_refused_inside_a_study(phantom: PhantomTruth, tmp_path: Path) -> None:
     """H-M51: --table p1/labels.csv replaced the study's label names with the table."""
     cohort = tmp_path / "cohort"
-    _study(phantom, cohort / "p1")
+    write_study(phantom, cohort / "p1")
     labels = cohort / "p1" / "labels.csv"
     labels.write_text("label,name\n1,liver\n", encoding="utf-8")
     before = labels.read_bytes()
@@ -242,15 +211,12 @@ def test_a_cohort_does_not_take_another_clients_results(
     results: one cohort's table held the other's patient and doses (a review found it with
     two cohorts at once). Here another client holds every key the engine has used for a
     study's first task; the run must compute its own."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     cohort = tmp_path / "cohort"
-    _study(phantom, cohort / "p1")
+    write_study(phantom, cohort / "p1")
     with (
-        LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=1, processes=False, dashboard_address=None,
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        ) as cluster,
+        local_cluster(1, processes=False) as cluster,
         Client(cluster) as other,  # type: ignore[no-untyped-call]
     ):  # fmt: skip
         held = [
@@ -273,7 +239,7 @@ def test_a_scheduler_lost_mid_run_ends_it_with_one_error(
     import time
 
     cohort = tmp_path / "cohort"
-    _study(phantom, cohort / "p00")
+    write_study(phantom, cohort / "p00")
     for i in range(1, 8):
         shutil.copytree(cohort / "p00", cohort / f"p{i:02d}")
     dask = Path(sys.executable).with_name("dask")

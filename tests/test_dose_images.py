@@ -45,11 +45,11 @@ from lutetia.services.image_dosimetry import (
     run_study,
     study_inputs,
 )
+from tests.series_edit import CALIBRATION, write_study
 
 SPACING_MM = 6.4
 #: Three voxels along i and j over the series: 1 voxel per time point after the first.
 SHIFT_MM = (3 * SPACING_MM, -3 * SPACING_MM, 0.0)
-CALIBRATION = 10.0
 #: Organs whose true kinetics is one exponential: their TIA is also compared with the
 #: analytic truth (the fit of a mono-exponential to exact points is exact).
 MONO_ORGANS = ("kidney_left", "kidney_right", "liver", "spleen", "parotid_left")
@@ -439,18 +439,7 @@ def test_study_folder_layout_and_its_errors(phantom: PhantomTruth, tmp_path: Pat
 def _cohort(phantom: PhantomTruth, root: Path) -> Path:
     cohort = root / "cohort"
     for name in ("patient-a", "patient-b"):
-        shutil.copytree(phantom.folder, cohort / name)
-        (cohort / name / "study.json").write_text(
-            json.dumps(
-                {
-                    "spect": [Path(p).name for p in phantom.spect_dirs],
-                    "ct": "ct",
-                    "masks": "labels.nii.gz",
-                    "labels": "labels.json",
-                    "calibration_cps_per_mbq": CALIBRATION,
-                }
-            )
-        )
+        write_study(phantom, cohort / name)
     broken = cohort / "patient-c"
     (broken / "spect_4h").mkdir(parents=True)
     (broken / "spect_4h" / "nm.dcm").write_bytes(b"not a DICOM file")

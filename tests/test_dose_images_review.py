@@ -29,28 +29,15 @@ import pytest
 
 from lutetia.cli import main
 from lutetia.errors import BadInputError
-from lutetia.imaging.phantom import PhantomTruth, make_phantom
-from lutetia.services.image_dosimetry import Options, StudyInputs, run_study
-from tests.series_edit import edited_copy, study_inputs
-
-CALIBRATION = 10.0
+from lutetia.imaging.phantom import PhantomTruth
+from lutetia.services.image_dosimetry import Options, run_study
+from tests.series_edit import CALIBRATION, edited_copy, still_phantom
+from tests.series_edit import study_inputs as _inputs
 
 
 @pytest.fixture(scope="module")
 def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomTruth:
-    return make_phantom(
-        tmp_path_factory.mktemp("review"),
-        shape=(40, 40, 40),
-        spacing_mm=(6.4, 6.4, 6.4),
-        shift_mm=(0.0, 0.0, 0.0),
-        calibration_cps_per_mbq=CALIBRATION,
-    )
-
-
-def _inputs(
-    phantom: PhantomTruth, spect: tuple[Path, ...] | None = None, ct: Path | None = None
-) -> StudyInputs:
-    return study_inputs(phantom, spect, ct, calibration_cps_per_mbq=CALIBRATION)
+    return still_phantom(tmp_path_factory.mktemp("review"), 40, 6.4)
 
 
 @pytest.fixture(scope="module")

@@ -22,28 +22,15 @@ import pytest
 
 from lutetia.cli import main
 from lutetia.errors import BadInputError
-from lutetia.imaging.phantom import PhantomTruth, make_phantom
+from lutetia.imaging.phantom import PhantomTruth
 from lutetia.services.image_dosimetry import Options, StudyInputs, run_study
-from tests.series_edit import edited_copy, study_inputs
-
-CALIBRATION = 10.0
+from tests.series_edit import CALIBRATION, edited_copy, still_phantom
+from tests.series_edit import study_inputs as _inputs
 
 
 @pytest.fixture(scope="module")
 def phantom(tmp_path_factory: pytest.TempPathFactory) -> PhantomTruth:
-    return make_phantom(
-        tmp_path_factory.mktemp("sweep"),
-        shape=(32, 32, 32),
-        spacing_mm=(8.0, 8.0, 8.0),
-        shift_mm=(0.0, 0.0, 0.0),
-        calibration_cps_per_mbq=CALIBRATION,
-    )
-
-
-def _inputs(
-    phantom: PhantomTruth, spect: tuple[Path, ...] | None = None, ct: Path | None = None
-) -> StudyInputs:
-    return study_inputs(phantom, spect, ct, calibration_cps_per_mbq=CALIBRATION)
+    return still_phantom(tmp_path_factory.mktemp("sweep"), 32, 8.0)
 
 
 def _spect(

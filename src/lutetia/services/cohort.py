@@ -240,15 +240,39 @@ def _wait_for_workers(client: Any, scheduler: str) -> None:
         ) from None
 
 
+def _lost_scheduler(field: str, done: int, total: int) -> BadInputError:
+    """The error that ends a run whose scheduler went away: nothing is written."""
+    return BadInputError(
+        field,
+        f"the connection to the Dask scheduler was lost after {done} of {total} studies: "
+        "no table written",
+    )
+
+
+def local_cluster(workers: int, *, processes: bool = True) -> Any:
+    """A :class:`distributed.LocalCluster` of ``workers`` workers (processes, or threads), one
+    thread each, without a dashboard, its scheduler's HTTP routes on a free port of the
+    loopback (they are served even without a dashboard, on port 8787 by default, with a
+    warning on stderr when another cluster holds it)."""
+    import logging
+
+    from distributed import LocalCluster
+
+    return LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.ERROR,
+    )
+
+
 def _still_running(client: Any, field: str, idle_s: float, done: int, total: int) -> float:
     """After a wait with no study finished: the seconds the cluster has had no worker, and
     an error once they pass :data:`NO_WORKER_TIMEOUT_S` or the scheduler is gone."""
     if client.status != "running":
-        raise BadInputError(
-            field,
-            f"the connection to the Dask scheduler was lost after {done} of {total} studies: "
-            "no table written",
-        )
+        raise _lost_scheduler(field, done, total)
     if client.scheduler_info().get("workers"):
         return 0.0
     idle_s += SCHEDULER_TIMEOUT_S
@@ -277,10 +301,9 @@ def run_cohort(
     CPU, at most one per study), one thread each, no dashboard, is started and
     closed. ``progress(done, total)`` is called as studies finish.
     """
-    import logging
     from concurrent.futures import CancelledError
 
-    from distributed import Client, LocalCluster, wait
+    from distributed import Client, wait
     from distributed.comm.core import CommClosedError
 
     if workers is not None and scheduler is not None:
@@ -300,17 +323,7 @@ def run_cohort(
     if scheduler is None:
         # No more workers than studies: an idle worker process costs memory and start-up.
         count = min(workers, max(1, total)) if workers else max(1, min(total, os.cpu_count() or 1))
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=count,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=None,
-            # The scheduler serves its HTTP routes even without a dashboard, on port 8787
-            # by default, and warns on stderr when another cluster holds it: a free port of
-            # the loopback instead.
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.ERROR,
-        )
+        cluster = local_cluster(count, processes=processes)
         client = Client(cluster)  # type: ignore[no-untyped-call]
         where = f"LocalCluster ({count} worker {'processes' if processes else 'threads'})"
     else:
@@ -322,13 +335,6 @@ def run_cohort(
         where = f"scheduler {scheduler}"
     results: dict[int, tuple[bool, Any]] = {}
     field = "--scheduler" if scheduler else "--cohort"
-
-    def lost() -> BadInputError:
-        return BadInputError(
-            field,
-            f"the connection to the Dask scheduler was lost after {len(results)} of {total} "
-            "studies: no table written",
-        )
 
     try:
         if scheduler is not None:
@@ -353,7 +359,7 @@ def run_cohort(
                 continue
             except (CancelledError, CommClosedError, OSError):
                 # The work was cancelled by no one here: the scheduler went away.
-                raise lost() from None
+                raise _lost_scheduler(field, len(results), total) from None
             idle_s = 0.0
             for future in finished:
                 index = futures[future]
@@ -361,7 +367,7 @@ def run_cohort(
                     results[index] = future.result()
                 except Exception as error:  # a lost worker fails one study only
                     if client.status != "running" or isinstance(error, CancelledError):
-                        raise lost() from None
+                        raise _lost_scheduler(field, len(results), total) from None
                     results[index] = (False, f"task failed: {type(error).__name__}: {error}")
                 if progress is not None:
                     progress(len(results), total)
